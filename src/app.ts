@@ -1,0 +1,74 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import type { Connection } from 'mongoose';
+import type { Config } from './config.js';
+import authGuard from './auth/guard.js';
+import authRoutes from './auth/routes.js';
+import bookingRoutes from './bookings/routes.js';
+import eventRoutes from './events/routes.js';
+import healthRoutes from './health/routes.js';
+import { type Clock, systemClock } from './lib/clock.js';
+import { loggerOptions } from './lib/logger.js';
+import core from './plugins/core.js';
+import database from './plugins/database.js';
+import docs from './plugins/docs.js';
+import errors from './plugins/errors.js';
+import redis from './plugins/redis.js';
+import requestContext, { requestIdFrom } from './plugins/request-context.js';
+
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+export interface AppDependencies {
+  clock?: Clock;
+  /** Reused connections (serverless containers, tests); otherwise the app opens its own. */
+  connection?: Connection;
+  redisClient?: Redis;
+  /** Pino destination override (tests capture log lines). */
+  logStream?: NodeJS.WritableStream;
+}
+
+/** Builds the whole app from small plugins: external ones first, then ours, then feature routes. */
+export async function buildApp(config: Config, deps: AppDependencies = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config, deps.logStream),
+    genReqId: requestIdFrom,
+    requestIdLogLabel: 'requestId',
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
+    // Parse JSON into plain objects without prototype tricks (`__proto__`, `constructor`).
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(core, { config, clock: deps.clock ?? systemClock });
+  await app.register(errors);
+  await app.register(requestContext);
+  await app.register(helmet, { global: true });
+  await app.register(cors, {
+    origin: config.CORS_ORIGINS.length > 0 ? config.CORS_ORIGINS : false,
+    exposedHeaders: ['X-Request-Id', 'ETag', 'Retry-After', 'Idempotent-Replayed', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
+  });
+  if (config.DOCS_ENABLED) await app.register(docs);
+  await app.register(database, { connection: deps.connection });
+  await app.register(redis, { client: deps.redisClient });
+
+  await app.register(healthRoutes);
+  await app.register(authGuard);
+  await app.register(
+    async (api) => {
+      await api.register(authRoutes);
+      await api.register(eventRoutes, { prefix: '/events' });
+      await api.register(bookingRoutes, { prefix: '/bookings' });
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return app;
+}

@@ -1,0 +1,25 @@
+import { type Connection, type HydratedDocument, type InferSchemaType, Schema, type Types } from 'mongoose';
+
+export const ROLES = ['customer', 'organizer', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+const userSchema = new Schema(
+  {
+    /** Stored normalised (trimmed, lower case) so uniqueness is case-insensitive. */
+    email: { type: String, required: true, unique: true },
+    name: { type: String, required: true, trim: true },
+    role: { type: String, enum: ROLES, default: 'customer' },
+    passwordHash: { type: String, required: true },
+    failedLogins: { type: Number, default: 0 },
+    lockedUntil: { type: Date, default: null },
+  },
+  { timestamps: true, versionKey: false },
+);
+
+export type UserFields = InferSchemaType<typeof userSchema> & { _id: Types.ObjectId };
+export type UserDocument = HydratedDocument<UserFields>;
+
+export function userModel(conn: Connection) {
+  return conn.model<UserFields>('User', userSchema);
+}
+export type UserModel = ReturnType<typeof userModel>;

@@ -1,0 +1,49 @@
+import { type Connection, type HydratedDocument, type InferSchemaType, Schema, type Types } from 'mongoose';
+
+/** Stored states. `expired` is never stored: a pending booking past `expiresAt` reads as expired. */
+export const STORED_BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled'] as const;
+export const BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'expired'] as const;
+export type BookingStatus = (typeof BOOKING_STATUSES)[number];
+
+const ticketSchema = new Schema({ number: { type: String, required: true } }, { _id: false });
+
+const bookingSchema = new Schema(
+  {
+    eventId: { type: Schema.Types.ObjectId, ref: 'Event', required: true },
+    userId: { type: Schema.Types.ObjectId, ref: 'User', required: true },
+    quantity: { type: Number, required: true, min: 1 },
+    status: { type: String, enum: STORED_BOOKING_STATUSES, required: true },
+    unitPrice: { type: Number, required: true, min: 0 },
+    totalPrice: { type: Number, required: true, min: 0 },
+    currency: { type: String, required: true },
+    /** When the hold lets go; only meaningful while pending. */
+    expiresAt: { type: Date, default: null },
+    tickets: { type: [ticketSchema], default: [] },
+    /** Layer 3 of idempotency (DESIGN.md 3): the key and request fingerprint that created it. */
+    idempotencyKey: { type: String, default: null },
+    requestFingerprint: { type: String, default: null },
+    paymentReference: { type: String, default: null },
+    confirmedAt: { type: Date, default: null },
+    cancelledAt: { type: Date, default: null },
+  },
+  { timestamps: true, versionKey: false },
+);
+
+// Availability sums quantities per event and status (bookings/availability.ts).
+bookingSchema.index({ eventId: 1, status: 1 });
+bookingSchema.index({ userId: 1, createdAt: -1 });
+bookingSchema.index(
+  { userId: 1, idempotencyKey: 1 },
+  { unique: true, partialFilterExpression: { idempotencyKey: { $type: 'string' } } },
+);
+bookingSchema.index({ 'tickets.number': 1 }, { unique: true, partialFilterExpression: { 'tickets.number': { $type: 'string' } } });
+// Removes expired holds eventually; correctness never waits for it (DESIGN.md 2).
+bookingSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, partialFilterExpression: { status: 'pending' } });
+
+export type BookingFields = InferSchemaType<typeof bookingSchema> & { _id: Types.ObjectId };
+export type BookingDocument = HydratedDocument<BookingFields>;
+
+export function bookingModel(conn: Connection) {
+  return conn.model<BookingFields>('Booking', bookingSchema);
+}
+export type BookingModel = ReturnType<typeof bookingModel>;

@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AppError } from '../lib/errors.js';
+
+const TIMEOUT_MS = 1500;
+
+function withTimeout<T>(work: Promise<T>): Promise<T> {
+  return Promise.race([
+    work,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), TIMEOUT_MS).unref()),
+  ]);
+}
+
+const dependencyStatus = z.enum(['up', 'down', 'not-configured']);
+
+/** Liveness answers while the process is up; readiness asks each dependency (API.md Health). */
+export default async function healthRoutes(app: FastifyInstance): Promise<void> {
+  app.get(
+    '/health',
+    { schema: { tags: ['health'], response: { 200: z.object({ status: z.literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/health/ready',
+    {
+      schema: {
+        tags: ['health'],
+        response: {
+          200: z.object({ status: z.literal('ready'), checks: z.record(z.string(), dependencyStatus) }),
+        },
+      },
+    },
+    async () => {
+      const mongodb = await withTimeout(app.db.db!.admin().ping()).then(
+        () => 'up' as const,
+        () => 'down' as const,
+      );
+      const redis = app.redis
+        ? await withTimeout(app.redis.ping()).then(
+            () => 'up' as const,
+            () => 'down' as const,
+          )
+        : ('not-configured' as const);
+      const down = Object.entries({ mongodb, redis }).filter(([, s]) => s === 'down').map(([name]) => name);
+      if (down.length > 0) {
+        throw new AppError(503, 'SERVICE_UNAVAILABLE', `Not ready: ${down.join(', ')} down`, {
+          extra: { down, checks: { mongodb, redis } },
+          headers: { 'retry-after': '5' },
+        });
+      }
+      return { status: 'ready' as const, checks: { mongodb, redis } };
+    },
+  );
+}

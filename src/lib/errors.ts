@@ -1,0 +1,111 @@
+/**
+ * Errors the API answers with. Every failure leaves the service as RFC 9457 problem+json
+ * (see plugins/errors.ts); throwing an AppError is how a route or service picks the answer.
+ */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'INVALID_JSON'
+  | 'NOT_FOUND'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'RATE_LIMITED'
+  | 'EMAIL_TAKEN'
+  | 'INVALID_CREDENTIALS'
+  | 'ACCOUNT_LOCKED'
+  | 'REFRESH_TOKEN_REUSED'
+  | 'CAPACITY_BELOW_SOLD'
+  | 'PRECONDITION_FAILED'
+  | 'EVENT_HAS_BOOKINGS'
+  | 'INVALID_STATE'
+  | 'SOLD_OUT'
+  | 'EVENT_NOT_ON_SALE'
+  | 'HOLD_EXPIRED'
+  | 'IDEMPOTENCY_KEY_REQUIRED'
+  | 'IDEMPOTENCY_KEY_INVALID'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'IDEMPOTENCY_REQUEST_IN_PROGRESS'
+  | 'SERVICE_UNAVAILABLE'
+  | 'INTERNAL_ERROR';
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export interface AppErrorOptions {
+  /** Extra members of the problem body, e.g. `availableTickets` on SOLD_OUT. */
+  extra?: Record<string, unknown>;
+  errors?: FieldError[];
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+export class AppError extends Error {
+  readonly extra: Record<string, unknown>;
+  readonly errors?: FieldError[];
+  readonly headers: Record<string, string>;
+
+  constructor(
+    readonly statusCode: number,
+    readonly code: ErrorCode,
+    detail: string,
+    options: AppErrorOptions = {},
+  ) {
+    super(detail, { cause: options.cause });
+    this.name = 'AppError';
+    this.extra = options.extra ?? {};
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export const notFound = (what = 'Resource') => new AppError(404, 'NOT_FOUND', `${what} not found`);
+export const unauthenticated = (detail = 'Authentication required') =>
+  new AppError(401, 'UNAUTHENTICATED', detail);
+export const forbidden = (detail = 'You are not allowed to do this') => new AppError(403, 'FORBIDDEN', detail);
+export const serviceUnavailable = (detail = 'Service temporarily unavailable, retry shortly', retryAfterSeconds = 1) =>
+  new AppError(503, 'SERVICE_UNAVAILABLE', detail, { headers: { 'retry-after': String(retryAfterSeconds) } });
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  410: 'Gone',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  requestId: string;
+  success: false;
+  errors?: FieldError[];
+  [extra: string]: unknown;
+}
+
+export function problemBody(error: AppError, requestId: string): ProblemBody {
+  return {
+    ...error.extra,
+    type: `urn:ticketing:problem:${error.code.toLowerCase().replace(/_/g, '-')}`,
+    title: TITLES[error.statusCode] ?? 'Error',
+    status: error.statusCode,
+    detail: error.message,
+    code: error.code,
+    requestId,
+    success: false,
+    ...(error.errors ? { errors: error.errors } : {}),
+  };
+}

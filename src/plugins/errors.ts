@@ -1,0 +1,78 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongodb';
+import { AppError, type FieldError, problemBody, serviceUnavailable } from '../lib/errors.js';
+
+function validationErrors(error: FastifyError): FieldError[] {
+  if (!hasZodFastifySchemaValidationErrors(error)) return [];
+  return error.validation.map((v) => {
+    const params = v.params as { issue?: { path?: PropertyKey[]; keys?: string[] } } | undefined;
+    const issue = params?.issue;
+    const base = (issue?.path ?? []).map(String);
+    // Unknown keys are reported on the parent object by zod; name the offending key itself.
+    const path = issue?.keys?.length ? [...base, issue.keys[0]] : base;
+    const where = error.validationContext && error.validationContext !== 'body' ? `${error.validationContext}.` : '';
+    return { path: `${where}${path.join('.')}`.replace(/\.$/, '') || (error.validationContext ?? ''), message: v.message };
+  });
+}
+
+/** MongoDB being unreachable or failing over is a 503 the client may retry, not a 500. */
+function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof MongoServerSelectionError || error instanceof MongoNetworkError) return true;
+  return error instanceof MongoError && (error.hasErrorLabel('TransientTransactionError') || error.hasErrorLabel('RetryableWriteError'));
+}
+
+/** Maps any thrown value onto the AppError the client sees. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const fe = error as FastifyError;
+  if (fe.validation) {
+    return new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', { errors: validationErrors(fe) });
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send JSON with Content-Type: application/json');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError(413, 'PAYLOAD_TOO_LARGE', 'The request body is larger than 64 KiB');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError(400, 'INVALID_JSON', 'The request body is not valid JSON');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError(400, 'VALIDATION_FAILED', 'Content-Length does not match the body');
+  }
+  if (fe.statusCode === 429) return new AppError(429, 'RATE_LIMITED', 'Too many requests, slow down');
+  if (isDatabaseUnavailable(error)) return serviceUnavailable();
+  if (error instanceof SyntaxError && fe.statusCode === 400) {
+    return new AppError(400, 'INVALID_JSON', 'The request body is not valid JSON');
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new AppError(fe.statusCode, 'VALIDATION_FAILED', 'The request is not valid');
+  }
+  return new AppError(500, 'INTERNAL_ERROR', 'Something went wrong on our side; it has been logged');
+}
+
+export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  return reply
+    .status(error.statusCode)
+    .type('application/problem+json')
+    .send(problemBody(error, String(reply.request.id)));
+}
+
+async function errorsPlugin(app: FastifyInstance): Promise<void> {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const appError = toAppError(error);
+    if (appError.statusCode >= 500 && !(error instanceof AppError)) {
+      // The full error goes to the log only; the client gets a generic problem (API.md Conventions).
+      request.log.error({ err: error }, 'request failed');
+    }
+    return sendProblem(reply, appError);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, new AppError(404, 'NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}
+
+export default fp(errorsPlugin, { name: 'errors' });

@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { type Config, loadConfig } from '../src/config.js';
+import { type ManualClock, manualClock } from '../src/lib/clock.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: Config;
+  clock: ManualClock;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  /** Environment overrides on top of the test defaults. */
+  env?: Record<string, string | undefined>;
+  clock?: ManualClock;
+  logStream?: NodeJS.WritableStream;
+}
+
+/** A MongoDB URI naming a fresh database, so test files never see each other's data. */
+export function freshDatabaseUri(name = `t_${randomBytes(6).toString('hex')}`): string {
+  const url = new URL(inject('mongoUri'));
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Builds a full app per test file: real MongoDB (or the emulator) over a socket, real Redis. */
+export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const id = randomBytes(6).toString('hex');
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    MONGODB_URI: freshDatabaseUri(`t_${id}`),
+    REDIS_URL: inject('redisUrl'),
+    REDIS_KEY_PREFIX: `test:${id}:`,
+    JWT_SECRET: `test-secret-${id}-0123456789abcdefghij`,
+    BCRYPT_COST: '4',
+    RATE_LIMIT_ENABLED: 'false',
+    ...options.env,
+  });
+  const clock = options.clock ?? manualClock(new Date());
+  const app = await buildApp(config, { clock, logStream: options.logStream });
+  await app.ready();
+  return {
+    app,
+    config,
+    clock,
+    async close() {
+      await app.db.dropDatabase().catch(() => undefined);
+      await clearRedisPrefix(config);
+      await app.close();
+    },
+  };
+}
+
+async function clearRedisPrefix(config: Config): Promise<void> {
+  if (!config.REDIS_URL) return;
+  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const keys = await redis.keys(`${config.REDIS_KEY_PREFIX}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } catch {
+    // Cleanup is best effort; every test app uses its own prefix anyway.
+  } finally {
+    redis.disconnect();
+  }
+}
