@@ -18,6 +18,8 @@ export interface TestAppOptions {
   env?: Record<string, string | undefined>;
   clock?: ManualClock;
   logStream?: NodeJS.WritableStream;
+  /** Runs before `ready()`, e.g. to add a route that fails on purpose. */
+  extend?: (app: FastifyInstance) => void | Promise<void>;
 }
 
 /** A MongoDB URI naming a fresh database, so test files never see each other's data. */
@@ -42,6 +44,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
   const clock = options.clock ?? manualClock(new Date());
   const app = await buildApp(config, { clock, logStream: options.logStream });
+  await options.extend?.(app);
   await app.ready();
   return {
     app,
