@@ -16,6 +16,7 @@ import core from './plugins/core.js';
 import database from './plugins/database.js';
 import docs from './plugins/docs.js';
 import errors from './plugins/errors.js';
+import rateLimits from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
 import requestContext, { requestIdFrom } from './plugins/request-context.js';
 
@@ -58,6 +59,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   if (config.DOCS_ENABLED) await app.register(docs);
   await app.register(database, { connection: deps.connection });
   await app.register(redis, { client: deps.redisClient });
+  await app.register(rateLimits);
 
   await app.register(healthRoutes);
   await app.register(authGuard);
