@@ -1,7 +1,83 @@
-import type { FastifyInstance } from 'fastify';
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
+import { forbidden, unauthenticated } from '../lib/errors.js';
+import { isSessionLive } from './sessions.js';
+import { verifyAccessToken } from './tokens.js';
+import type { Role } from './user.model.js';
 
-/** Authentication guard (issue 4): decorators authenticate, authenticateOptional, requireRole. */
-async function guard(_app: FastifyInstance): Promise<void> {}
+export interface RequestAuth {
+  userId: string;
+  role: Role;
+  sessionId: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** 401 UNAUTHENTICATED unless a valid access token of a live session is presented. */
+    authenticate: preHandlerAsyncHookHandler;
+    /** No Authorization header: anonymous. A header with a bad token: 401. */
+    authenticateOptional: preHandlerAsyncHookHandler;
+    /** Authenticates, then 403 FORBIDDEN unless the caller has one of the roles. */
+    requireRole: (...roles: Role[]) => preHandlerAsyncHookHandler;
+  }
+  interface FastifyRequest {
+    auth?: RequestAuth;
+  }
+}
+
+// Token characters of RFC 6750 (b64token); anything else is malformed before we even verify.
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/** Authentication guard: verifies access tokens (HS256, app clock, live session) and roles. */
+async function guard(app: FastifyInstance): Promise<void> {
+  await app.register(fastifyJwt, {
+    secret: app.config.JWT_SECRET,
+    // exp is derived from the iat we put in (taken from app.clock), see tokens.ts.
+    sign: { algorithm: 'HS256', expiresIn: app.config.ACCESS_TOKEN_TTL_SECONDS },
+    // Pinned: tokens with alg "none" or any other algorithm are refused.
+    verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'sub', 'sid', 'typ', 'role'] },
+  });
+
+  app.decorateRequest('auth', undefined);
+  if (!app.hasRequestDecorator('userId')) app.decorateRequest('userId', undefined);
+
+  async function authenticateRequest(request: FastifyRequest): Promise<RequestAuth> {
+    if (request.auth) return request.auth;
+    const header = request.headers.authorization;
+    if (!header) throw unauthenticated('Send an access token: Authorization: Bearer <token>');
+    const match = BEARER.exec(header);
+    if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>"');
+    const claims = verifyAccessToken(app.jwt, match[1] as string, app.clock.now());
+    if (!(await isSessionLive(app, claims.sid, claims.sub))) {
+      throw unauthenticated('The session has ended; log in again');
+    }
+    const auth: RequestAuth = { userId: claims.sub, role: claims.role, sessionId: claims.sid };
+    request.auth = auth;
+    request.userId = auth.userId;
+    return auth;
+  }
+
+  const authenticate: preHandlerAsyncHookHandler = async (request) => {
+    await authenticateRequest(request);
+  };
+
+  const authenticateOptional: preHandlerAsyncHookHandler = async (request) => {
+    if (request.headers.authorization === undefined) return;
+    await authenticateRequest(request);
+  };
+
+  const requireRole = (...roles: Role[]): preHandlerAsyncHookHandler => {
+    const allowed = new Set<Role>(roles);
+    return async (request) => {
+      const auth = await authenticateRequest(request);
+      if (!allowed.has(auth.role)) throw forbidden();
+    };
+  };
+
+  app.decorate('authenticate', authenticate);
+  app.decorate('authenticateOptional', authenticateOptional);
+  app.decorate('requireRole', requireRole);
+}
 
 export default fp(guard, { name: 'auth-guard', dependencies: ['config', 'database', 'redis'] });
