@@ -14,7 +14,7 @@ const eventSchema = new Schema(
     totalTickets: { type: Number, required: true, min: 0 },
     price: { type: Number, required: true, min: 0 },
     currency: { type: String, required: true, uppercase: true },
-    maxTicketsPerBooking: { type: Number, default: 10, min: 1 },
+    maxTicketsPerBooking: { type: Number, default: 10, min: 1, max: 100 },
     status: { type: String, enum: EVENT_STATUSES, default: 'draft' },
     organizerId: { type: Schema.Types.ObjectId, ref: 'User', required: true },
     /**
@@ -28,9 +28,14 @@ const eventSchema = new Schema(
   { timestamps: true, versionKey: false },
 );
 
-eventSchema.index({ status: 1, startsAt: 1 });
-eventSchema.index({ organizerId: 1, createdAt: -1 });
+// The public listing filters on status and sorts by one of these fields (events/queries.ts);
+// `_id` is the tie-breaker that keeps pages stable.
+eventSchema.index({ status: 1, startsAt: 1, _id: 1 });
 eventSchema.index({ status: 1, category: 1, startsAt: 1 });
+eventSchema.index({ status: 1, name: 1, _id: 1 });
+eventSchema.index({ status: 1, price: 1, _id: 1 });
+// An organizer's own events.
+eventSchema.index({ organizerId: 1, createdAt: -1 });
 
 export type EventFields = InferSchemaType<typeof eventSchema> & { _id: Types.ObjectId };
 export type EventDocument = HydratedDocument<EventFields>;

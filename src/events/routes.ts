@@ -1,4 +1,174 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { envelope, idParams, ok, paged, pagedEnvelope, problemSchema } from '../lib/http.js';
+import type { Actor } from './access.js';
+import { listEventBookings, listEvents } from './queries.js';
+import { getAvailability, getEvent } from './reads.js';
+import {
+  availabilitySchema,
+  createEventBody,
+  eventBookingSchema,
+  eventBookingsQuery,
+  eventSchema,
+  ifMatchHeaders,
+  listEventsQuery,
+  updateEventBody,
+} from './schemas.js';
+import { cancelEvent, createEvent, deleteEvent, parseIfMatch, publishEvent, updateEvent } from './service.js';
 
-/** Events: /events/* (API.md Events). Being built under issue 5. */
-export default async function eventRoutes(_app: FastifyInstance): Promise<void> {}
+// Problems may carry extra members (e.g. minimumTotalTickets), so the documented shape is open.
+const problem = problemSchema.loose();
+const bearer = [{ bearerAuth: [] }];
+const tags = ['events'];
+
+const actorOf = (request: FastifyRequest): Actor | undefined =>
+  request.auth ? { userId: request.auth.userId, role: request.auth.role } : undefined;
+
+/** Events: /events/* (API.md Events). Thin: input and output shapes here, rules in service/queries/reads. */
+export default async function eventRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const manage = app.requireRole('organizer', 'admin');
+
+  app.post(
+    '/',
+    {
+      preHandler: manage,
+      schema: {
+        tags,
+        security: bearer,
+        summary: 'Create an event (draft unless status is published)',
+        body: createEventBody,
+        response: { 201: envelope(eventSchema), 400: problem, 401: problem, 403: problem },
+      },
+    },
+    async (request, reply) => {
+      const { event, etag } = await createEvent(app, actorOf(request)!, request.body);
+      return reply.code(201).header('etag', etag).header('location', `${request.url.split('?')[0].replace(/\/$/, '')}/${event.id}`).send(ok(event));
+    },
+  );
+
+  app.get(
+    '/',
+    {
+      schema: {
+        tags,
+        summary: 'Published events, with computed availability',
+        querystring: listEventsQuery,
+        response: { 200: pagedEnvelope(eventSchema), 400: problem },
+      },
+    },
+    async (request) => {
+      const { data, total } = await listEvents(app, request.query);
+      return paged(data, request.query.page, request.query.limit, total);
+    },
+  );
+
+  app.get(
+    '/:id',
+    {
+      preHandler: app.authenticateOptional,
+      schema: { tags, params: idParams, response: { 200: envelope(eventSchema), 400: problem, 401: problem, 404: problem } },
+    },
+    async (request, reply) => {
+      const { event, etag } = await getEvent(app, request.params.id, actorOf(request));
+      return reply.header('etag', etag).send(ok(event));
+    },
+  );
+
+  app.get(
+    '/:id/availability',
+    {
+      preHandler: app.authenticateOptional,
+      schema: { tags, params: idParams, response: { 200: envelope(availabilitySchema), 400: problem, 401: problem, 404: problem } },
+    },
+    async (request) => ok(await getAvailability(app, request.params.id, actorOf(request))),
+  );
+
+  app.patch(
+    '/:id',
+    {
+      preHandler: manage,
+      schema: {
+        tags,
+        security: bearer,
+        summary: 'Change an event; honours If-Match with its ETag',
+        params: idParams,
+        headers: ifMatchHeaders,
+        body: updateEventBody,
+        response: {
+          200: envelope(eventSchema),
+          400: problem,
+          401: problem,
+          403: problem,
+          404: problem,
+          409: problem,
+          412: problem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const ifMatch = parseIfMatch(request.headers['if-match'], id);
+      const { event, etag } = await updateEvent(app, id, actorOf(request), request.body, ifMatch);
+      return reply.header('etag', etag).send(ok(event));
+    },
+  );
+
+  const transition = (path: string, summary: string, run: typeof publishEvent) =>
+    app.post(
+      path,
+      {
+        preHandler: manage,
+        schema: {
+          tags,
+          security: bearer,
+          summary,
+          params: idParams,
+          response: { 200: envelope(eventSchema), 400: problem, 401: problem, 403: problem, 404: problem, 409: problem },
+        },
+      },
+      async (request, reply) => {
+        const { event, etag } = await run(app, request.params.id, actorOf(request));
+        return reply.header('etag', etag).send(ok(event));
+      },
+    );
+  transition('/:id/publish', 'Publish a draft', publishEvent);
+  transition('/:id/cancel', 'Cancel the event and every pending and confirmed booking of it', cancelEvent);
+
+  app.delete(
+    '/:id',
+    {
+      preHandler: manage,
+      schema: {
+        tags,
+        security: bearer,
+        params: idParams,
+        response: { 204: z.null().describe('Deleted'), 400: problem, 401: problem, 403: problem, 404: problem, 409: problem },
+      },
+    },
+    async (request, reply) => {
+      await deleteEvent(app, request.params.id, actorOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/:id/bookings',
+    {
+      preHandler: manage,
+      schema: {
+        tags,
+        security: bearer,
+        summary: "The event's bookings with their buyers",
+        params: idParams,
+        querystring: eventBookingsQuery,
+        response: { 200: pagedEnvelope(eventBookingSchema), 400: problem, 401: problem, 403: problem, 404: problem },
+      },
+    },
+    async (request) => {
+      const { data, total } = await listEventBookings(app, request.params.id, actorOf(request), request.query);
+      return paged(data, request.query.page, request.query.limit, total);
+    },
+  );
+}

@@ -1,0 +1,191 @@
+import type { ClientSession, Types } from 'mongoose';
+import { countTickets } from '../bookings/availability.js';
+import { AppError, notFound } from '../lib/errors.js';
+import { type Actor, assertManageable, type EventDeps } from './access.js';
+import { invalidateEventCache } from './cache.js';
+import type { EventFields } from './event.model.js';
+import { etagOf, eventView, toEventDto } from './presenter.js';
+import type { CreateEventInput, EventDto, UpdateEventInput } from './schemas.js';
+
+/** An event answer: the body's `data` and the ETag header that goes with it. */
+export interface EventAnswer {
+  event: EventDto;
+  etag: string;
+}
+
+const precondition = () =>
+  new AppError(412, 'PRECONDITION_FAILED', 'The event changed since you read it; fetch it again and retry with the new ETag');
+const invalidState = (detail: string) => new AppError(409, 'INVALID_STATE', detail);
+
+async function answer(deps: EventDeps, doc: EventFields): Promise<EventAnswer> {
+  const view = eventView(doc);
+  const counts = await countTickets(deps.models.Booking, [doc._id], deps.clock.now());
+  return { event: toEventDto(view, counts.get(view.id)), etag: etagOf(view) };
+}
+
+/** Loads the event for a change by `actor`: 404 when missing or an invisible draft, 403 when not theirs. */
+async function loadManageable(deps: EventDeps, eventId: string, actor: Actor | undefined): Promise<EventFields> {
+  const doc = await deps.models.Event.findById(eventId).lean();
+  if (!doc) throw notFound('Event');
+  assertManageable(actor, eventView(doc));
+  return doc;
+}
+
+/**
+ * The first write of every transaction that must not race with bookings: bumping salesVersion
+ * makes any concurrent booking transaction of this event conflict (DESIGN.md 1), so the counts read
+ * afterwards in this transaction cannot be overtaken by a sale.
+ */
+async function claimSales(
+  deps: EventDeps,
+  filter: { _id: string | Types.ObjectId; revision?: { $in: number[] } },
+  session: ClientSession,
+): Promise<EventFields | null> {
+  return deps.models.Event.findOneAndUpdate(filter, { $inc: { salesVersion: 1 } }, { session, new: true }).lean();
+}
+
+async function takenTickets(deps: EventDeps, eventId: Types.ObjectId, session: ClientSession) {
+  const counts = await countTickets(deps.models.Booking, [eventId], deps.clock.now(), session);
+  const { confirmedTickets, heldTickets } = counts.get(String(eventId)) ?? { confirmedTickets: 0, heldTickets: 0 };
+  return { confirmedTickets, heldTickets, taken: confirmedTickets + heldTickets };
+}
+
+export async function createEvent(deps: EventDeps, actor: Actor, input: CreateEventInput): Promise<EventAnswer> {
+  const doc = await deps.models.Event.create({
+    ...input,
+    endsAt: input.endsAt ?? null,
+    status: input.status ?? 'draft',
+    organizerId: actor.userId,
+  });
+  const view = eventView(doc.toObject());
+  // A new event has no bookings: everything is available.
+  return { event: toEventDto(view), etag: etagOf(view) };
+}
+
+/**
+ * `If-Match` values: undefined when absent, `any` for `*`, otherwise the revisions of this event
+ * the caller holds. Weak validators never match (RFC 9110 13.1.1 uses the strong comparison).
+ */
+export type IfMatch = undefined | 'any' | number[];
+
+export function parseIfMatch(header: string | undefined, eventId: string): IfMatch {
+  if (header === undefined) return undefined;
+  if (header.trim() === '*') return 'any';
+  const revisions: number[] = [];
+  for (const tag of header.split(',')) {
+    const m = /^"([a-f0-9]{24})-(\d{1,15})"$/i.exec(tag.trim());
+    if (m && m[1].toLowerCase() === eventId.toLowerCase()) revisions.push(Number(m[2]));
+  }
+  return revisions;
+}
+
+export async function updateEvent(
+  deps: EventDeps,
+  eventId: string,
+  actor: Actor | undefined,
+  input: UpdateEventInput,
+  ifMatch: IfMatch,
+): Promise<EventAnswer> {
+  const current = await loadManageable(deps, eventId, actor);
+  if (Array.isArray(ifMatch) && !ifMatch.includes(current.revision ?? 0)) throw precondition();
+  if (current.status === 'cancelled') throw invalidState('A cancelled event cannot be changed');
+
+  const updated = await deps.db.transaction(async (session) => {
+    const revision = Array.isArray(ifMatch) ? { $in: ifMatch } : undefined;
+    const event = await claimSales(deps, { _id: current._id, ...(revision ? { revision } : {}) }, session);
+    if (!event) {
+      // Changed (or deleted) between our read and this transaction.
+      throw (await deps.models.Event.exists({ _id: current._id }).session(session)) ? precondition() : notFound('Event');
+    }
+    if (event.status === 'cancelled') throw invalidState('A cancelled event cannot be changed');
+
+    const startsAt = input.startsAt ?? event.startsAt;
+    const endsAt = input.endsAt !== undefined ? input.endsAt : event.endsAt;
+    if (endsAt && endsAt <= startsAt) {
+      throw new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {
+        errors: [{ path: input.endsAt !== undefined ? 'endsAt' : 'startsAt', message: 'endsAt must be after startsAt' }],
+      });
+    }
+    if (input.totalTickets !== undefined && input.totalTickets < event.totalTickets) {
+      const { confirmedTickets, heldTickets, taken } = await takenTickets(deps, event._id, session);
+      if (input.totalTickets < taken) {
+        throw new AppError(409, 'CAPACITY_BELOW_SOLD', `totalTickets cannot go below the ${taken} tickets sold or held`, {
+          extra: { confirmedTickets, heldTickets, minimumTotalTickets: taken },
+        });
+      }
+    }
+    return deps.models.Event.findOneAndUpdate(
+      { _id: event._id },
+      { $set: input, $inc: { revision: 1 } },
+      { session, new: true, runValidators: true },
+    ).lean();
+  });
+  if (!updated) throw notFound('Event');
+  await invalidateEventCache(deps.kv, updated._id, deps.log);
+  return answer(deps, updated);
+}
+
+export async function publishEvent(deps: EventDeps, eventId: string, actor: Actor | undefined): Promise<EventAnswer> {
+  const current = await loadManageable(deps, eventId, actor);
+  const published = await deps.models.Event.findOneAndUpdate(
+    { _id: current._id, status: 'draft' },
+    { $set: { status: 'published' }, $inc: { revision: 1 } },
+    { new: true },
+  ).lean();
+  if (!published) {
+    const now = await deps.models.Event.findById(current._id, { status: 1 }).lean();
+    if (!now) throw notFound('Event');
+    throw invalidState(`Only a draft can be published; this event is ${now.status}`);
+  }
+  await invalidateEventCache(deps.kv, published._id, deps.log);
+  return answer(deps, published);
+}
+
+/**
+ * Cancels the event and, in the same transaction, every booking that still counts: confirmed ones
+ * and live holds. Expired holds stay as they are (they read as expired and the TTL index removes
+ * them). Cancelling a cancelled event answers it unchanged.
+ */
+export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor | undefined): Promise<EventAnswer> {
+  const current = await loadManageable(deps, eventId, actor);
+  if (current.status === 'cancelled') return answer(deps, current);
+
+  const cancelled = await deps.db.transaction(async (session) => {
+    const event = await claimSales(deps, { _id: current._id }, session);
+    if (!event) throw notFound('Event');
+    if (event.status === 'cancelled') return event;
+    const now = deps.clock.now();
+    await deps.models.Booking.updateMany(
+      { eventId: event._id, $or: [{ status: 'confirmed' }, { status: 'pending', expiresAt: { $gt: now } }] },
+      { $set: { status: 'cancelled', cancelledAt: now } },
+      { session },
+    );
+    return deps.models.Event.findOneAndUpdate(
+      { _id: event._id },
+      { $set: { status: 'cancelled' }, $inc: { revision: 1 } },
+      { session, new: true },
+    ).lean();
+  });
+  if (!cancelled) throw notFound('Event');
+  await invalidateEventCache(deps.kv, cancelled._id, deps.log);
+  return answer(deps, cancelled);
+}
+
+/** Deletes a draft, or an event nobody holds or owns tickets of; never one with live sales. */
+export async function deleteEvent(deps: EventDeps, eventId: string, actor: Actor | undefined): Promise<void> {
+  const current = await loadManageable(deps, eventId, actor);
+  await deps.db.transaction(async (session) => {
+    const event = await claimSales(deps, { _id: current._id }, session);
+    if (!event) throw notFound('Event');
+    if (event.status !== 'draft') {
+      const { confirmedTickets, heldTickets, taken } = await takenTickets(deps, event._id, session);
+      if (taken > 0) {
+        throw new AppError(409, 'EVENT_HAS_BOOKINGS', 'The event has pending or confirmed bookings; cancel it instead', {
+          extra: { confirmedTickets, heldTickets },
+        });
+      }
+    }
+    await deps.models.Event.deleteOne({ _id: event._id }, { session });
+  });
+  await invalidateEventCache(deps.kv, current._id, deps.log);
+}
