@@ -1,0 +1,83 @@
+import { parseArgs } from 'node:util';
+
+export const SCENARIOS = ['baseline', 'hot-drop', 'retry-storm', 'browse'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface LoadOptions {
+  scenario: ScenarioName | 'all';
+  /** Event capacity (hot-drop: the tickets on sale; retry-storm raises it to the buyer count). */
+  tickets: number;
+  /** Distinct accounts, each with its own token and Idempotency-Key; unset = the scenario's default. */
+  buyers?: number;
+  connections: number;
+  /** Seconds per timed phase (retry-storm, browse, baseline); hot-drop is a fixed number of requests. */
+  duration: number;
+  /** Target an already running service instead of starting one. */
+  url?: string;
+  /** Write a V8 CPU profile of the server child (node --cpu-prof) into loadtest/results/profiles. */
+  profile: boolean;
+  /** Where the embedded MongoDB runs: inside the server child, or in a process of its own. */
+  mongo: 'inline' | 'process';
+  /** The server child's LOG_LEVEL (production logs one line per request at info). */
+  logLevel: string;
+}
+
+const USAGE = `usage: npm run loadtest -- <${[...SCENARIOS, 'all'].join('|')}> [options]
+  --tickets N       tickets on sale (default 500)
+  --buyers M        buyer accounts (default 5000 for hot-drop, 500 for retry-storm)
+  --connections C   concurrent connections (default 200)
+  --duration S      seconds per timed phase (default 10)
+  --url URL         target a running service (setup needs ADMIN_EMAIL/ADMIN_PASSWORD of its admin)
+  --mongo inline|process   embedded MongoDB inside the server child or as its own process (default process)
+  --log-level L     server LOG_LEVEL (default info)
+  --profile         CPU-profile the server child (node --cpu-prof)`;
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(`${message}\n${USAGE}`);
+  }
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new UsageError(`--${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+export function parseOptions(argv: string[]): LoadOptions {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      tickets: { type: 'string' },
+      buyers: { type: 'string' },
+      connections: { type: 'string' },
+      duration: { type: 'string' },
+      url: { type: 'string' },
+      mongo: { type: 'string' },
+      'log-level': { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) throw new UsageError('');
+  const scenario = positionals[0];
+  if (positionals.length !== 1 || !scenario || ![...SCENARIOS, 'all'].includes(scenario)) {
+    throw new UsageError(`expected exactly one scenario, got ${JSON.stringify(positionals)}`);
+  }
+  const mongo = values.mongo ?? 'process';
+  if (mongo !== 'inline' && mongo !== 'process') throw new UsageError(`--mongo must be inline or process`);
+  if (values.url !== undefined && !/^https?:\/\//.test(values.url)) throw new UsageError(`--url must be an http(s) URL`);
+  return {
+    scenario: scenario as LoadOptions['scenario'],
+    tickets: positiveInt('tickets', values.tickets, 500),
+    buyers: values.buyers === undefined ? undefined : positiveInt('buyers', values.buyers, 0),
+    connections: positiveInt('connections', values.connections, 200),
+    duration: positiveInt('duration', values.duration, 10),
+    url: values.url?.replace(/\/+$/, ''),
+    profile: values.profile ?? false,
+    mongo,
+    logLevel: values['log-level'] ?? 'info',
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * `npm run loadtest -- <scenario|all> [options]`: starts what it measures (or targets --url),
+ * prepares accounts and events through the API, runs autocannon, verifies the end state through
+ * the API, prints a summary, writes loadtest/results/<scenario>.json, and for `all` BENCHMARKS.md.
+ * Exits 1 when a scenario's verification fails.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Api } from './lib/api.js';
+import { writeBenchmarks } from './lib/benchmarks.js';
+import type { ScenarioContext } from './lib/context.js';
+import { newRunId } from './lib/fixtures.js';
+import { type LoadOptions, parseOptions, SCENARIOS, type ScenarioName, UsageError } from './lib/options.js';
+import { PROJECT_ROOT } from './lib/processes.js';
+import { formatProfile, newestProfile, summarizeProfile } from './lib/profile.js';
+import { machine, printSummary, type ScenarioResult } from './lib/report.js';
+import { PROFILE_DIR, startBaseline, startService, type Target } from './lib/target.js';
+import { baseline } from './scenarios/baseline.js';
+import { browse } from './scenarios/browse.js';
+import { hotDrop } from './scenarios/hot-drop.js';
+import { retryStorm } from './scenarios/retry-storm.js';
+
+const RESULTS_DIR = join(PROJECT_ROOT, 'loadtest', 'results');
+const scenarios = { baseline, 'hot-drop': hotDrop, 'retry-storm': retryStorm, browse } as const;
+
+function log(line: string): void {
+  console.log(`[loadtest ${new Date().toISOString().slice(11, 19)}] ${line}`);
+}
+
+/** The baseline of an earlier run, for a single scenario's ratio (labelled as such). */
+function storedBaseline(): { perSecond: number; at: string } | undefined {
+  const file = join(RESULTS_DIR, 'baseline.json');
+  if (!existsSync(file)) return undefined;
+  const stored = JSON.parse(readFileSync(file, 'utf8')) as ScenarioResult;
+  return { perSecond: stored.headline.perSecond, at: stored.startedAt };
+}
+
+async function runScenario(name: ScenarioName, opts: LoadOptions, command: string, baselinePerSecond?: { perSecond: number; at: string }): Promise<ScenarioResult> {
+  const startedAt = new Date().toISOString();
+  log(`${name}: starting ${name === 'baseline' ? 'the bare Fastify server' : opts.url ? `against ${opts.url}` : 'the service'}`);
+  const target: Target = name === 'baseline' ? await startBaseline(opts) : await startService(opts, name);
+  let partial;
+  try {
+    const ctx: ScenarioContext = { opts, target, api: new Api(target.baseUrl), runId: newRunId(), log: (line) => log(`${name}: ${line}`) };
+    partial = await scenarios[name](ctx);
+  } finally {
+    await target.stop();
+  }
+  const result: ScenarioResult = { ...partial, startedAt, finishedAt: new Date().toISOString(), command, machine: machine(), target: target.description };
+
+  if (result.ratioGoal) {
+    const ratio = baselinePerSecond ? result.headline.perSecond / baselinePerSecond.perSecond : undefined;
+    result.goals.push({
+      name: result.ratioGoal.name,
+      met: ratio === undefined ? null : ratio >= result.ratioGoal.min,
+      detail:
+        ratio === undefined
+          ? 'no baseline measured yet (run `npm run loadtest -- baseline` or `all`)'
+          : `${result.headline.perSecond.toFixed(0)} ${result.headline.label} / ${baselinePerSecond!.perSecond.toFixed(0)} baseline req/s = ${ratio.toFixed(3)}`,
+    });
+  }
+  if (opts.profile) {
+    for (const child of target.children.length > 0 ? target.children : []) {
+      const file = newestProfile(PROFILE_DIR, child.name);
+      if (!file) continue;
+      const summary = summarizeProfile(file);
+      console.log(formatProfile(summary));
+      result.notes.push(`CPU profile of ${child.name}: ${summary.byArea.slice(0, 6).map((a) => `${a.area} ${a.percent}%`).join(', ')} (${file})`);
+    }
+  }
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  printSummary(result, baselinePerSecond?.perSecond);
+  if (baselinePerSecond && name !== 'baseline' && opts.scenario !== 'all') {
+    console.log(`(ratio uses the baseline measured at ${baselinePerSecond.at})`);
+  }
+  return result;
+}
+
+async function main(): Promise<number> {
+  let opts: LoadOptions;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  const command = `npm run loadtest -- ${process.argv.slice(2).join(' ')}`.trim();
+  const names: ScenarioName[] = opts.scenario === 'all' ? [...SCENARIOS] : [opts.scenario];
+  const results: ScenarioResult[] = [];
+  let base = opts.scenario === 'all' ? undefined : storedBaseline();
+  for (const name of names) {
+    const result = await runScenario(name, opts, command, base);
+    results.push(result);
+    if (name === 'baseline') base = { perSecond: result.headline.perSecond, at: result.startedAt };
+  }
+  if (opts.scenario === 'all') {
+    writeBenchmarks(join(PROJECT_ROOT, 'BENCHMARKS.md'), results, command);
+    log('BENCHMARKS.md written');
+  }
+  const failed = results.filter((r) => !r.passed).map((r) => r.scenario);
+  if (failed.length > 0) log(`FAILED: ${failed.join(', ')}`);
+  return failed.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,106 @@
+/**
+ * hot-drop: N tickets go on sale and M buyers, each with their own token and Idempotency-Key, try
+ * to buy one at the same moment over C connections. Passes only when exactly min(N, M) tickets are
+ * sold, nothing is oversold and no request got a 5xx, all verified afterwards through the API.
+ */
+import type autocannon from 'autocannon';
+import { fire, header, problemCode, toPhase } from '../lib/cannon.js';
+import { type ScenarioContext, Tally, elapsed } from '../lib/context.js';
+import { availability, createEvent, createOrganizer, eventBookings, registerBuyers } from '../lib/fixtures.js';
+import { check, type ScenarioResult } from '../lib/report.js';
+
+export async function hotDrop(ctx: ScenarioContext): Promise<Omit<ScenarioResult, 'startedAt' | 'finishedAt' | 'command' | 'machine' | 'target'>> {
+  const { api, runId, log } = ctx;
+  const tickets = ctx.opts.tickets;
+  const buyersWanted = ctx.opts.buyers ?? 5000;
+  const connections = Math.min(ctx.opts.connections, buyersWanted);
+
+  let t0 = performance.now();
+  const organizer = await createOrganizer(api, ctx.target.admin, runId);
+  const event = await createEvent(api, organizer, { name: `Hot drop ${runId}`, totalTickets: tickets, price: 0, maxTicketsPerBooking: 1 });
+  log(`setup: organizer and event ${event.id} (${tickets} tickets, free: a purchase confirms at once)`);
+  t0 = performance.now();
+  const buyers = await registerBuyers(api, buyersWanted, runId);
+  log(`setup: ${buyers.length} buyers registered in ${elapsed(t0)}`);
+
+  const body = JSON.stringify({ eventId: event.id, quantity: 1 });
+  const tally = new Tally();
+  let next = 0;
+  const request: autocannon.Request = {
+    method: 'POST',
+    path: '/api/v1/bookings',
+    // Each request is a different buyer with its own key: autocannon builds one per call.
+    setupRequest: (req) => {
+      const buyer = buyers[next++ % buyers.length]!;
+      return {
+        ...req,
+        headers: {
+          ...req.headers,
+          authorization: `Bearer ${buyer.accessToken}`,
+          'idempotency-key': `hot-drop-${runId}-${buyer.id}`,
+          'content-type': 'application/json',
+        },
+        body,
+      };
+    },
+    onResponse: (status, resBody, _context, headers) => {
+      if (status === 201) tally.add(header(headers, 'idempotent-replayed') === 'true' ? 'replayed' : 'sold');
+      else tally.add(`${status} ${problemCode(resBody) ?? ''}`.trim());
+    },
+  };
+
+  log(`load: ${buyers.length} purchases over ${connections} connections`);
+  const result = await fire({ title: 'hot-drop', url: ctx.target.baseUrl, connections, amount: buyers.length, requests: [request], timeout: 30 });
+  const phase = toPhase('purchase', result);
+
+  // Verify through the API what the answers claim.
+  const avail = await availability(api, event.id);
+  const bookings = await eventBookings(api, organizer, event.id);
+  const live = bookings.filter((b) => b.status === 'confirmed' || b.status === 'pending');
+  const bookedTickets = live.reduce((sum, b) => sum + b.quantity, 0);
+  const ticketNumbers = live.flatMap((b) => b.tickets.map((t) => String(t.number)));
+  const buyersWithBooking = new Set(live.map((b) => b.user?.id ?? b.userId));
+
+  const expected = Math.min(tickets, buyers.length);
+  const sold = tally.get('sold');
+  const soldOut = tally.get('409 SOLD_OUT');
+  const server5xx = tally.sumWhere((l) => l.startsWith('5'));
+  const otherAnswers = tally.sumWhere((l) => l !== 'sold' && l !== '409 SOLD_OUT' && !l.startsWith('5'));
+  const oversold = Math.max(0, avail.confirmedTickets + avail.heldTickets - avail.totalTickets, bookedTickets - tickets);
+
+  const checks = [
+    check('sold answers = tickets', sold === expected, `${sold} x 201 for ${expected} tickets`),
+    check('confirmed tickets = tickets (availability)', avail.confirmedTickets === expected && avail.heldTickets === 0, `confirmed ${avail.confirmedTickets}, held ${avail.heldTickets}, available ${avail.availableTickets}`),
+    check('bookings listed = sold (organizer list)', live.length === expected && bookedTickets === expected, `${live.length} live bookings, ${bookedTickets} tickets`),
+    check('oversold = 0', oversold === 0, `oversold ${oversold}`),
+    check('no 5xx', server5xx === 0, `${server5xx} x 5xx`),
+    check('one booking per buyer', buyersWithBooking.size === live.length, `${buyersWithBooking.size} distinct buyers`),
+    check('ticket numbers unique', new Set(ticketNumbers).size === ticketNumbers.length, `${ticketNumbers.length} tickets, ${new Set(ticketNumbers).size} distinct numbers`),
+  ];
+  const errors = otherAnswers + phase.errors + server5xx;
+  return {
+    scenario: 'hot-drop',
+    options: { tickets, buyers: buyers.length, connections },
+    headline: { phase: 'purchase', label: 'purchases/s', perSecond: phase.requestsPerSecond },
+    phases: [phase],
+    figures: {
+      tickets,
+      buyers: buyers.length,
+      sold,
+      'sold-out answers (409 SOLD_OUT)': soldOut,
+      'other answers': otherAnswers,
+      '5xx': server5xx,
+      'no answer (errors/timeouts)': phase.errors,
+      oversold,
+      'answers by kind': JSON.stringify(tally.toObject()),
+    },
+    checks,
+    goals: [
+      { name: 'sells out, zero oversell', met: sold === expected && oversold === 0, detail: `sold ${sold}/${expected}, oversold ${oversold}` },
+      { name: 'zero errors', met: errors === 0, detail: `${errors} answers other than 201 / 409 SOLD_OUT, or none at all` },
+      { name: `p99 < 1 s at concurrency ${connections}`, met: phase.latencyMs.p99 < 1000, detail: `p99 ${phase.latencyMs.p99} ms` },
+    ],
+    passed: checks.every((c) => c.ok),
+    notes: [],
+  };
+}
