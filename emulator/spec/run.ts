@@ -1,0 +1,151 @@
+// Conformance run: MongoDB's unified-format spec tests against the emulator (started in-process)
+// or against a real MongoDB named by MONGODB_URI, through the real `mongodb` driver.
+//
+//   npm run spec:emulator [-- --core] [--verbose] [--strict] [name-filter ...]
+//
+// Env: MONGODB_SPEC_TESTS (spec folder; default <repo>/../shared/mongodb-spec-tests),
+//      MONGODB_URI (test a real server instead of the emulator),
+//      SPEC_TEST_TIMEOUT_MS (per-test limit, default 20000).
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { CORE_FILES, isCore } from './core.js';
+import { probeServer } from './requirements.js';
+import { runFile, type RunEnv, type TestResult } from './testfile.js';
+
+interface Options {
+  core: boolean;
+  verbose: boolean;
+  strict: boolean;
+  filters: string[];
+}
+
+interface Emulator {
+  uri: string;
+  stop(): Promise<void>;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, '..', '..');
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { core: false, verbose: false, strict: false, filters: [] };
+  for (const a of argv) {
+    if (a === '--core') o.core = true;
+    else if (a === '--verbose' || a === '-v') o.verbose = true;
+    else if (a === '--strict') o.strict = true;
+    else if (a.startsWith('-')) throw new Error(`unknown flag ${a}`);
+    else o.filters.push(a);
+  }
+  return o;
+}
+
+function listJson(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...listJson(p));
+    else if (name.endsWith('.json')) out.push(p);
+  }
+  return out;
+}
+
+async function startTarget(): Promise<{ uri: string; label: string; stop(): Promise<void> }> {
+  const uri = process.env.MONGODB_URI;
+  if (uri) return { uri, label: 'MongoDB at MONGODB_URI', stop: async () => undefined };
+  // Loaded at run time so this runner builds even while the emulator is being written.
+  const entry = pathToFileURL(join(repoRoot, 'emulator', 'src', 'index.ts')).href;
+  const mod = (await import(entry)) as { startEmulator?: (o?: { port?: number }) => Promise<Emulator> };
+  if (typeof mod.startEmulator !== 'function') throw new Error('emulator/src/index.ts does not export startEmulator');
+  const emu = await mod.startEmulator({ port: 0 });
+  return { uri: emu.uri, label: 'in-process emulator', stop: () => emu.stop() };
+}
+
+function count(tests: TestResult[], s: TestResult['status']): number {
+  return tests.filter((t) => t.status === s).length;
+}
+
+function short(text: string, max = 220): string {
+  const one = text.replace(/\s+/g, ' ');
+  return one.length > max ? `${one.slice(0, max)}…` : one;
+}
+
+async function main(): Promise<number> {
+  const opts = parseArgs(process.argv.slice(2));
+  const specDir = process.env.MONGODB_SPEC_TESTS
+    ? resolve(process.env.MONGODB_SPEC_TESTS)
+    : resolve(repoRoot, '..', 'shared', 'mongodb-spec-tests');
+  if (!existsSync(specDir) || !statSync(specDir).isDirectory()) {
+    console.log(`skipped: spec tests not found at ${specDir}`);
+    return 0;
+  }
+  const rel = (p: string): string => relative(specDir, p).split(sep).join('/');
+  let files = listJson(specDir).map(rel).sort();
+  if (opts.core) files = files.filter(isCore);
+  if (opts.filters.length > 0) files = files.filter((f) => opts.filters.some((x) => f.includes(x)));
+  const missingCore = opts.filters.length === 0 ? CORE_FILES.filter((f) => !existsSync(join(specDir, f))) : [];
+
+  const target = await startTarget();
+  const internal = new MongoClient(target.uri);
+  let exitCode = 0;
+  try {
+    await internal.connect();
+    const info = await probeServer(internal, target.uri);
+    console.log(`spec tests: ${specDir}`);
+    console.log(`target: ${target.label} (server ${info.versionText}, ${info.topology}${info.auth ? ', auth' : ''})`);
+    const timeoutMs = Number(process.env.SPEC_TEST_TIMEOUT_MS ?? 20000);
+    const env: RunEnv = { uri: target.uri, internal, info, timeoutMs };
+
+    const totals = { passed: 0, failed: 0, skipped: 0 };
+    const core = { passed: 0, failed: 0, skipped: 0 };
+    let stretchFailed = 0;
+    const started = Date.now();
+    for (const f of files) {
+      const inCore = isCore(f);
+      const { tests } = await runFile(join(specDir, f), env, (t) => {
+        if (opts.verbose) {
+          const why = t.reason ? ` — ${short(t.reason, 400)}` : '';
+          console.log(`    ${t.status.toUpperCase()} ${t.description}${why}`);
+        }
+      });
+      const p = count(tests, 'passed');
+      const fl = count(tests, 'failed');
+      const sk = count(tests, 'skipped');
+      totals.passed += p;
+      totals.failed += fl;
+      totals.skipped += sk;
+      if (inCore) {
+        core.passed += p;
+        core.failed += fl;
+        core.skipped += sk;
+      } else stretchFailed += fl;
+      const verdict = fl > 0 ? 'FAIL' : p > 0 ? 'PASS' : 'SKIP';
+      const extra = sk > 0 ? `, ${sk} skipped` : '';
+      console.log(`${verdict} ${f}  ${p}/${p + fl} passed${extra}${inCore ? '  [core]' : ''}`);
+      const firstFail = tests.find((t) => t.status === 'failed');
+      if (firstFail) console.log(`    ${short(`${firstFail.description}: ${firstFail.reason ?? ''}`)}`);
+      else if (p === 0 && sk > 0 && !opts.verbose) console.log(`    ${short(tests.find((t) => t.reason)?.reason ?? '')}`);
+    }
+    for (const m of missingCore) console.log(`FAIL ${m}  core file missing from the spec folder  [core]`);
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(
+      `core list: ${core.passed} passed, ${core.failed} failed, ${core.skipped} skipped (${missingCore.length} core file(s) missing); ${secs}s`,
+    );
+    if (core.failed > 0 || missingCore.length > 0) exitCode = 1;
+    if (opts.strict && stretchFailed > 0) exitCode = 1;
+    console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+  } finally {
+    await internal.close().catch(() => undefined);
+    await target.stop().catch(() => undefined);
+  }
+  return exitCode;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`spec run aborted: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(2);
+  },
+);
