@@ -1,0 +1,136 @@
+// Handshake and server-level commands: hello/isMaster, buildInfo, ping, getParameter, sessions,
+// transactions' commit/abort and configureFailPoint.
+import { Long, ObjectId } from 'bson';
+import type { Handler, Ctx } from '../context.js';
+import { Codes, MongoCommandError } from '../errors.js';
+import { sessionKey } from '../sessions.js';
+import { isPlainObject, type Doc } from '../values.js';
+
+export const MAX_WIRE_VERSION = 21;
+const electionId = new ObjectId('7fffffff0000000000000001');
+
+export function helloReply(ctx: Ctx, legacy: boolean): Doc {
+  const s = ctx.state;
+  const reply: Doc = {
+    topologyVersion: { processId: s.processId, counter: Long.fromNumber(0) },
+    hosts: [s.address],
+    setName: s.setName,
+    setVersion: 1,
+    [legacy ? 'ismaster' : 'isWritablePrimary']: true,
+    secondary: false,
+    primary: s.address,
+    me: s.address,
+    electionId,
+    lastWrite: { lastWriteDate: new Date(), majorityWriteDate: new Date() },
+    maxBsonObjectSize: 16 * 1024 * 1024,
+    maxMessageSizeBytes: 48_000_000,
+    maxWriteBatchSize: 100_000,
+    localTime: new Date(),
+    logicalSessionTimeoutMinutes: 30,
+    connectionId: ctx.conn.id,
+    minWireVersion: 0,
+    maxWireVersion: MAX_WIRE_VERSION,
+    readOnly: false,
+  };
+  if (ctx.body.helloOk === true) reply.helloOk = true;
+  return reply;
+}
+
+function recordClient(ctx: Ctx): void {
+  const client = ctx.body.client;
+  if (isPlainObject(client) && isPlainObject(client.application) && typeof client.application.name === 'string') {
+    ctx.conn.appName = client.application.name;
+  }
+}
+
+const helloLike =
+  (legacy: boolean): Handler =>
+  async (ctx) => {
+    recordClient(ctx);
+    // Awaitable hello (streaming SDAM): the topology never changes, so answer after maxAwaitTimeMS.
+    const wait = ctx.body.maxAwaitTimeMS;
+    if (isPlainObject(ctx.body.topologyVersion) && typeof wait === 'number' && wait > 0) await ctx.state.sleep(wait);
+    return helloReply(ctx, legacy);
+  };
+
+export const hello = helloLike(false);
+export const isMaster = helloLike(true);
+
+export const buildInfo: Handler = () => ({
+  version: '7.0.0',
+  gitVersion: 'emulator',
+  versionArray: [7, 0, 0, 0],
+  bits: 64,
+  debug: false,
+  maxBsonObjectSize: 16 * 1024 * 1024,
+  storageEngines: ['emulator'],
+  modules: [],
+  javascriptEngine: 'none',
+});
+
+export const ping: Handler = () => ({});
+
+export const getParameter: Handler = (ctx) => {
+  const params: Doc = {
+    featureCompatibilityVersion: { version: '7.0' },
+    transactionLifetimeLimitSeconds: Math.round(ctx.state.transactionLifetimeMs / 1000),
+    maxTransactionLockRequestTimeoutMillis: 5,
+    requireApiVersion: false,
+    authenticationMechanisms: [],
+  };
+  if (ctx.body.getParameter === '*') return params;
+  const out: Doc = {};
+  for (const k of Object.keys(ctx.body)) {
+    if (k === 'getParameter' || k.startsWith('$') || k === 'lsid') continue;
+    if (!(k in params)) throw new MongoCommandError(Codes.InvalidOptions, `no option found to get: ${k}`);
+    out[k] = params[k];
+  }
+  return out;
+};
+
+export const endSessions: Handler = (ctx) => {
+  const ids = ctx.body.endSessions;
+  if (!Array.isArray(ids)) throw new MongoCommandError(Codes.TypeMismatch, "BSON field 'endSessions' must be an array");
+  for (const lsid of ids) {
+    const k = sessionKey(lsid);
+    if (!k) continue;
+    ctx.state.sessions.end(k);
+    ctx.state.cursors.killSession(k);
+  }
+  return {};
+};
+
+export const killAllSessions: Handler = (ctx) => {
+  ctx.state.sessions.endAll();
+  return {};
+};
+
+export const commitTransaction: Handler = (ctx) => {
+  ctx.session?.commitTxn();
+  return {};
+};
+
+export const abortTransaction: Handler = (ctx) => {
+  ctx.session?.abortTxn();
+  return {};
+};
+
+export const configureFailPoint: Handler = (ctx) => {
+  if (ctx.db !== 'admin') throw new MongoCommandError(Codes.Unauthorized, 'configureFailPoint may only be run against the admin database.');
+  return ctx.state.failPoints.configure(ctx.body);
+};
+
+export const whatsmyuri: Handler = (ctx) => ({ you: ctx.conn.remote });
+
+export const connectionStatus: Handler = () => ({ authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] } });
+
+export const serverStatus: Handler = (ctx) => ({
+  host: ctx.state.address,
+  version: '7.0.0',
+  process: 'mongod',
+  uptime: 0,
+  localTime: new Date(),
+  connections: { current: 0 },
+  transactions: { currentOpen: ctx.state.store.openTxns.size },
+  emulator: { ...ctx.state.store.stats },
+});

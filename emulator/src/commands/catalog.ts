@@ -1,0 +1,173 @@
+// Databases, collections and indexes: listDatabases, dropDatabase, listCollections, create, drop,
+// createIndexes, listIndexes, dropIndexes.
+import { UUID } from 'bson';
+import { collectionName, getCollection, readStatement, type Handler } from '../context.js';
+import { Codes, MongoCommandError } from '../errors.js';
+import { Index, sameIndex, validateIndexSpec, type IndexSpec } from '../indexes.js';
+import { compileFilter } from '../query.js';
+import type { Collection } from '../storage.js';
+import { duplicateKey } from '../txn.js';
+import { isPlainObject, keyOf, type Doc } from '../values.js';
+
+/** Fields every command may carry that never change what it does. */
+export const genericFields = new Set([
+  '$db', 'lsid', 'txnNumber', 'autocommit', 'startTransaction', 'writeConcern', 'readConcern', '$clusterTime', '$readPreference',
+  'comment', 'maxTimeMS', 'apiVersion', 'apiStrict', 'apiDeprecationErrors', '$audit', 'readPreference',
+]);
+
+const harmlessCreateOptions = new Set(['autoIndexId', 'storageEngine', 'indexOptionDefaults', 'validationLevel', 'validationAction', 'flags']);
+
+const collectionUuids = new WeakMap<Collection, UUID>();
+const uuidOf = (c: Collection): UUID => {
+  let u = collectionUuids.get(c);
+  if (!u) collectionUuids.set(c, (u = new UUID()));
+  return u;
+};
+
+function liveCount(c: Collection): number {
+  let n = 0;
+  for (const chain of c.chains.values()) if (chain.latest()?.doc) n++;
+  return n;
+}
+
+export const listDatabases: Handler = (ctx) => {
+  const dbs = [...ctx.state.store.dbs.entries()].filter(([, colls]) => colls.size > 0);
+  const nameOnly = ctx.body.nameOnly === true;
+  let out: Doc[] = dbs.map(([name, colls]) => {
+    const size = [...colls.values()].reduce((s, c) => s + liveCount(c) * 64, 0);
+    return nameOnly ? { name } : { name, sizeOnDisk: size, empty: size === 0 };
+  });
+  if (isPlainObject(ctx.body.filter)) out = out.filter(compileFilter(ctx.body.filter));
+  if (nameOnly) return { databases: out };
+  return { databases: out, totalSize: out.reduce((s, d) => s + Number(d.sizeOnDisk ?? 0), 0), totalSizeMb: 0 };
+};
+
+export const dropDatabase: Handler = (ctx) => {
+  const store = ctx.state.store;
+  for (const name of [...(store.dbs.get(ctx.db)?.keys() ?? [])]) store.dropCollection(ctx.db, name);
+  return { dropped: ctx.db };
+};
+
+export const listCollections: Handler = (ctx) => {
+  const colls = [...(ctx.state.store.dbs.get(ctx.db)?.values() ?? [])];
+  const nameOnly = ctx.body.nameOnly === true;
+  let docs: Doc[] = colls.map((c) => ({
+    name: c.name,
+    type: 'collection',
+    options: { ...c.options },
+    info: { readOnly: false, uuid: uuidOf(c) },
+    idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
+  }));
+  if (isPlainObject(ctx.body.filter)) docs = docs.filter(compileFilter(ctx.body.filter));
+  if (nameOnly) docs = docs.map((d) => ({ name: d.name, type: d.type }));
+  const cursor = isPlainObject(ctx.body.cursor) ? ctx.body.cursor : {};
+  const batchSize = typeof cursor.batchSize === 'number' ? cursor.batchSize : undefined;
+  return ctx.state.cursors.first(`${ctx.db}.$cmd.listCollections`, docs, batchSize, false, ctx.session?.id);
+};
+
+export const create: Handler = (ctx) => {
+  const name = collectionName(ctx);
+  const options: Doc = {};
+  for (const [k, v] of Object.entries(ctx.body)) {
+    if (k === 'create' || genericFields.has(k)) continue;
+    if (!harmlessCreateOptions.has(k)) throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support the collection option '${k}'`);
+    options[k] = v;
+  }
+  if (ctx.state.store.collection(ctx.db, name)) throw new MongoCommandError(Codes.NamespaceExists, `Collection ${ctx.db}.${name} already exists.`);
+  ctx.state.store.createCollection(ctx.db, name, options);
+  return {};
+};
+
+export const drop: Handler = (ctx) => {
+  const name = collectionName(ctx);
+  const coll = getCollection(ctx, name);
+  if (!coll) return {};
+  const nIndexesWas = coll.indexes.size;
+  ctx.state.store.dropCollection(ctx.db, name);
+  return { nIndexesWas, ns: `${ctx.db}.${name}` };
+};
+
+/** Refuses a unique index over data that already violates it, like mongod's index build. */
+function checkExistingUnique(coll: Collection, spec: IndexSpec): void {
+  if (!spec.unique) return;
+  const probe = new Index(spec);
+  const seen = new Map<string, Doc>();
+  for (const chain of coll.chains.values()) {
+    const doc = chain.latest()?.doc;
+    if (!doc) continue;
+    for (const k of probe.fullKeys(doc)) {
+      if (seen.has(k)) throw duplicateKey(coll, probe, doc, k);
+      seen.set(k, doc);
+    }
+  }
+}
+
+export const createIndexes: Handler = (ctx) => {
+  const name = collectionName(ctx);
+  const specs = ctx.body.indexes;
+  if (!Array.isArray(specs) || specs.length === 0) throw new MongoCommandError(Codes.BadValue, 'Must specify at least one index to create');
+  const store = ctx.state.store;
+  let coll = store.collection(ctx.db, name);
+  const created = !coll;
+  if (coll && ctx.txn && readStatement(ctx, (txn) => [...coll!.chains.values()].some((c) => txn.read(c)))) {
+    throw new MongoCommandError(Codes.OperationNotSupportedInTransaction, `Cannot create new indexes on existing collection ${ctx.db}.${name} in a multi-document transaction.`);
+  }
+  const validated = specs.map(validateIndexSpec);
+  coll = coll ?? store.createCollection(ctx.db, name);
+  const before = coll.indexes.size;
+  for (const spec of validated) {
+    const sameName = coll.indexes.get(spec.name);
+    if (sameName) {
+      if (sameIndex(sameName.spec, spec)) continue;
+      throw new MongoCommandError(Codes.IndexKeySpecsConflict, `An existing index has the same name as the requested index. When index names are not specified, they are auto computed and can cause conflicts. Please refer to our documentation. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(sameName.spec)}`);
+    }
+    for (const ix of coll.indexes.values()) {
+      if (keyOf(ix.spec.key) === keyOf(spec.key) && keyOf(ix.spec.partialFilterExpression) === keyOf(spec.partialFilterExpression)) {
+        if (sameIndex(ix.spec, spec)) throw new MongoCommandError(Codes.IndexOptionsConflict, `Index already exists with a different name: ${ix.name}`);
+        throw new MongoCommandError(Codes.IndexOptionsConflict, `An equivalent index already exists with the same name but different options. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(ix.spec)}`);
+      }
+    }
+    checkExistingUnique(coll, spec);
+    coll.addIndex(spec);
+  }
+  const reply: Doc = { numIndexesBefore: before, numIndexesAfter: coll.indexes.size, createdCollectionAutomatically: created };
+  if (coll.indexes.size === before) reply.note = 'all indexes already exist';
+  return reply;
+};
+
+export const listIndexes: Handler = (ctx) => {
+  const name = collectionName(ctx);
+  const coll = getCollection(ctx, name);
+  if (!coll) throw new MongoCommandError(Codes.NamespaceNotFound, `ns does not exist: ${ctx.db}.${name}`);
+  const docs = [...coll.indexes.values()].map((ix) => ({ ...ix.spec }));
+  const cursor = isPlainObject(ctx.body.cursor) ? ctx.body.cursor : {};
+  const batchSize = typeof cursor.batchSize === 'number' ? cursor.batchSize : undefined;
+  return ctx.state.cursors.first(`${ctx.db}.$cmd.listIndexes.${name}`, docs, batchSize, false, ctx.session?.id);
+};
+
+export const dropIndexes: Handler = (ctx) => {
+  const name = collectionName(ctx);
+  const coll = getCollection(ctx, name);
+  if (!coll) throw new MongoCommandError(Codes.NamespaceNotFound, `ns not found ${ctx.db}.${name}`);
+  const nIndexesWas = coll.indexes.size;
+  const arg = ctx.body.index;
+  const dropOne = (ixName: string): void => {
+    if (ixName === '_id_') throw new MongoCommandError(Codes.InvalidOptions, 'cannot drop _id index');
+    if (!coll.indexes.delete(ixName)) throw new MongoCommandError(Codes.IndexNotFound, `index not found with name [${ixName}]`);
+  };
+  if (arg === '*') {
+    for (const n of [...coll.indexes.keys()]) if (n !== '_id_') coll.indexes.delete(n);
+  } else if (typeof arg === 'string') {
+    dropOne(arg);
+  } else if (Array.isArray(arg)) {
+    for (const n of arg) if (!coll.indexes.has(String(n))) throw new MongoCommandError(Codes.IndexNotFound, `index not found with name [${String(n)}]`);
+    for (const n of arg) dropOne(String(n));
+  } else if (isPlainObject(arg)) {
+    const found = [...coll.indexes.values()].find((ix) => keyOf(ix.spec.key) === keyOf(arg));
+    if (!found) throw new MongoCommandError(Codes.IndexNotFound, `can't find index with key: ${JSON.stringify(arg)}`);
+    dropOne(found.name);
+  } else {
+    throw new MongoCommandError(Codes.TypeMismatch, "BSON field 'dropIndexes.index' is the wrong type");
+  }
+  return { nIndexesWas };
+};

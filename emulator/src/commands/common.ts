@@ -1,0 +1,25 @@
+// Argument checks shared by several commands: options the emulator refuses rather than ignores.
+import { Codes, MongoCommandError } from '../errors.js';
+import type { Collection } from '../storage.js';
+import { isPlainObject, keyOf } from '../values.js';
+
+/** Collations change comparison semantics; only the default ("simple") one is supported. */
+export function checkCollation(collation: unknown): void {
+  if (collation === undefined || collation === null) return;
+  if (isPlainObject(collation) && collation.locale === 'simple' && Object.keys(collation).length === 1) return;
+  throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support collation (only the simple binary comparison)');
+}
+
+/** A hint must name an existing index, as mongod requires; it does not change results. */
+export function checkHint(coll: Collection | undefined, hint: unknown): void {
+  if (hint === undefined || hint === null || !coll) return;
+  if (typeof hint === 'string') {
+    if (coll.indexes.has(hint)) return;
+  } else if (isPlainObject(hint)) {
+    if (Object.keys(hint).length === 1 && '$natural' in hint) return;
+    for (const ix of coll.indexes.values()) if (keyOf(ix.spec.key) === keyOf(hint)) return;
+  } else {
+    throw new MongoCommandError(Codes.FailedToParse, 'hint must be a string or an object');
+  }
+  throw new MongoCommandError(Codes.BadValue, 'hint provided does not correspond to an existing index');
+}

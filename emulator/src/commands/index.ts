@@ -1,0 +1,51 @@
+// Command name -> handler. Names are matched case-sensitively like mongod, plus its legacy aliases.
+import type { Handler } from '../context.js';
+import * as admin from './admin.js';
+import * as catalog from './catalog.js';
+import * as read from './read.js';
+import * as write from './write.js';
+
+export const handlers: Record<string, Handler> = {
+  hello: admin.hello,
+  isMaster: admin.isMaster,
+  ismaster: admin.isMaster,
+  buildInfo: admin.buildInfo,
+  buildinfo: admin.buildInfo,
+  ping: admin.ping,
+  getParameter: admin.getParameter,
+  endSessions: admin.endSessions,
+  killAllSessions: admin.killAllSessions,
+  commitTransaction: admin.commitTransaction,
+  abortTransaction: admin.abortTransaction,
+  configureFailPoint: admin.configureFailPoint,
+  whatsmyuri: admin.whatsmyuri,
+  connectionStatus: admin.connectionStatus,
+  serverStatus: admin.serverStatus,
+  listDatabases: catalog.listDatabases,
+  dropDatabase: catalog.dropDatabase,
+  listCollections: catalog.listCollections,
+  create: catalog.create,
+  drop: catalog.drop,
+  createIndexes: catalog.createIndexes,
+  listIndexes: catalog.listIndexes,
+  dropIndexes: catalog.dropIndexes,
+  insert: write.insert,
+  update: write.update,
+  delete: write.del,
+  findAndModify: write.findAndModify,
+  findandmodify: write.findAndModify,
+  find: read.find,
+  getMore: read.getMore,
+  killCursors: read.killCursors,
+  count: read.count,
+  distinct: read.distinct,
+  aggregate: read.aggregate,
+};
+
+/** Canonical name used for fail points and transaction rules. */
+export function canonicalName(name: string): string {
+  if (name === 'ismaster') return 'isMaster';
+  if (name === 'findandmodify') return 'findAndModify';
+  if (name === 'buildinfo') return 'buildInfo';
+  return name;
+}

@@ -1,0 +1,209 @@
+// insert, update, delete and findAndModify with mongod's reply shapes (n, nModified, upserted,
+// writeErrors[{index, code, errmsg, keyPattern, keyValue}], lastErrorObject/value).
+import { ensureCollection, getCollection, writeStatement, type Ctx, type Handler } from '../context.js';
+import { deleteDoc, insertDoc, replaceDoc, scan } from '../engine.js';
+import { Codes, MongoCommandError } from '../errors.js';
+import { applyProjection, compileFilter, sortDocs, validateSort } from '../query.js';
+import type { Collection } from '../storage.js';
+import type { Txn } from '../txn.js';
+import { applyUpdate, updateKind, upsertSeed } from '../update.js';
+import { isPlainObject, keyOf, type Doc } from '../values.js';
+import { checkCollation, checkHint } from './common.js';
+
+interface WriteError {
+  index: number;
+  code: number;
+  codeName?: string;
+  errmsg: string;
+  [k: string]: unknown;
+}
+
+function toWriteError(index: number, e: unknown): WriteError {
+  if (!(e instanceof MongoCommandError)) throw e;
+  return { index, code: e.code, errmsg: e.message, ...e.extra };
+}
+
+/** Runs statements in order; returns write errors (ordered/txn stop at the first). */
+async function runStatements<S>(ctx: Ctx, stmts: S[], ordered: boolean, run: (s: S, i: number) => Promise<void>): Promise<WriteError[]> {
+  const errors: WriteError[] = [];
+  for (let i = 0; i < stmts.length; i++) {
+    try {
+      await run(stmts[i], i);
+    } catch (e) {
+      // Inside a transaction a write conflict aborts the whole command, not one statement.
+      if (ctx.txn && e instanceof MongoCommandError && e.code === Codes.WriteConflict) throw e;
+      errors.push(toWriteError(i, e));
+      if (ordered || ctx.txn) break;
+    }
+  }
+  return errors;
+}
+
+function requireArray(ctx: Ctx, field: string): Doc[] {
+  const v = ctx.body[field];
+  if (!Array.isArray(v)) {
+    throw new MongoCommandError(Codes.FailedToParse, `BSON field '${ctx.cmd}.${field}' is missing but a required field`, { codeName: 'Location40414' });
+  }
+  for (const d of v) if (!isPlainObject(d)) throw new MongoCommandError(Codes.TypeMismatch, `BSON field '${ctx.cmd}.${field}' must be an array of objects`);
+  return v as Doc[];
+}
+
+const withErrors = (reply: Doc, errors: WriteError[]): Doc => (errors.length ? { ...reply, writeErrors: errors } : reply);
+
+export const insert: Handler = async (ctx) => {
+  const docs = requireArray(ctx, 'documents');
+  const coll = ensureCollection(ctx);
+  let n = 0;
+  const errors = await runStatements(ctx, docs, ctx.body.ordered !== false, async (doc) => {
+    await writeStatement(ctx, (txn) => insertDoc(txn, coll, doc));
+    n++;
+  });
+  return withErrors({ n }, errors);
+};
+
+interface UpdateStmt {
+  q?: Doc;
+  u?: unknown;
+  upsert?: boolean;
+  multi?: boolean;
+  arrayFilters?: Doc[];
+  hint?: unknown;
+  collation?: unknown;
+  sort?: unknown;
+}
+
+function validateUpdateStmt(coll: Collection | undefined, s: UpdateStmt): void {
+  if (!isPlainObject(s.q)) throw new MongoCommandError(Codes.FailedToParse, "BSON field 'update.updates.q' is missing but a required field");
+  if (s.u === undefined) throw new MongoCommandError(Codes.FailedToParse, "BSON field 'update.updates.u' is missing but a required field");
+  checkCollation(s.collation);
+  checkHint(coll, s.hint);
+  if (s.sort !== undefined) throw new MongoCommandError(Codes.NotImplemented, "The emulator does not support 'sort' on update statements");
+  if (s.multi && updateKind(s.u) === 'replacement') {
+    throw new MongoCommandError(Codes.FailedToParse, 'multi update is not supported for replacement-style update');
+  }
+}
+
+/** The document an upsert inserts when nothing matches. */
+export function upsertDocument(filter: Doc | undefined, u: unknown, arrayFilters?: Doc[]): Doc {
+  const seed = upsertSeed(filter);
+  if (updateKind(u) === 'replacement') {
+    const repl = applyUpdate({}, u);
+    return '_id' in repl || seed._id === undefined ? repl : { _id: seed._id, ...repl };
+  }
+  return applyUpdate(seed, u, { inserting: true, arrayFilters, filter });
+}
+
+interface StmtResult {
+  n: number;
+  nModified: number;
+  upsertedId?: unknown;
+}
+
+function updateOnce(ctx: Ctx, txn: Txn, s: UpdateStmt): StmtResult {
+  const matcher = compileFilter(s.q);
+  const existing = getCollection(ctx);
+  const hits = existing ? scan(txn, existing, s.q, { limit: s.multi ? 0 : 1, matcher }) : [];
+  if (hits.length === 0) {
+    if (!s.upsert) return { n: 0, nModified: 0 };
+    const doc = insertDoc(txn, ensureCollection(ctx), upsertDocument(s.q, s.u, s.arrayFilters));
+    return { n: 1, nModified: 0, upsertedId: doc._id };
+  }
+  let nModified = 0;
+  for (const h of hits) {
+    const next = applyUpdate(h.doc, s.u, { arrayFilters: s.arrayFilters, filter: s.q });
+    if (keyOf(next) === keyOf(h.doc)) continue;
+    replaceDoc(txn, h.chain.coll, h.chain, next);
+    nModified++;
+  }
+  return { n: hits.length, nModified };
+}
+
+export const update: Handler = async (ctx) => {
+  const stmts = requireArray(ctx, 'updates') as UpdateStmt[];
+  const existing = getCollection(ctx);
+  let n = 0;
+  let nModified = 0;
+  const upserted: Doc[] = [];
+  const errors = await runStatements(ctx, stmts, ctx.body.ordered !== false, async (s, index) => {
+    validateUpdateStmt(existing, s);
+    const r = await writeStatement(ctx, (txn) => updateOnce(ctx, txn, s));
+    n += r.n;
+    nModified += r.nModified;
+    if (r.upsertedId !== undefined) upserted.push({ index, _id: r.upsertedId });
+  });
+  const reply: Doc = { n, nModified };
+  if (upserted.length) reply.upserted = upserted;
+  return withErrors(reply, errors);
+};
+
+interface DeleteStmt {
+  q?: Doc;
+  limit?: number;
+  hint?: unknown;
+  collation?: unknown;
+}
+
+export const del: Handler = async (ctx) => {
+  const stmts = requireArray(ctx, 'deletes') as DeleteStmt[];
+  const coll = getCollection(ctx);
+  let n = 0;
+  const errors = await runStatements(ctx, stmts, ctx.body.ordered !== false, async (s) => {
+    if (!isPlainObject(s.q)) throw new MongoCommandError(Codes.FailedToParse, "BSON field 'delete.deletes.q' is missing but a required field");
+    if (s.limit !== 0 && s.limit !== 1) throw new MongoCommandError(Codes.FailedToParse, 'The limit field in delete objects must be 0 or 1. Got ' + String(s.limit));
+    checkCollation(s.collation);
+    checkHint(coll, s.hint);
+    if (!coll) return;
+    n += await writeStatement(ctx, (txn) => {
+      const hits = scan(txn, coll, s.q, { limit: s.limit });
+      for (const h of hits) deleteDoc(txn, h.chain);
+      return hits.length;
+    });
+  });
+  return withErrors({ n }, errors);
+};
+
+export const findAndModify: Handler = async (ctx) => {
+  const b = ctx.body;
+  const query = (b.query ?? {}) as Doc;
+  if (!isPlainObject(query)) throw new MongoCommandError(Codes.TypeMismatch, "BSON field 'findAndModify.query' is the wrong type, expected type 'object'");
+  const remove = b.remove === true;
+  if (remove && b.update !== undefined) throw new MongoCommandError(Codes.FailedToParse, 'Cannot specify both an update and remove=true');
+  if (!remove && b.update === undefined) throw new MongoCommandError(Codes.FailedToParse, 'Either an update or remove=true must be specified');
+  if (remove && b.new === true) throw new MongoCommandError(Codes.FailedToParse, "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document");
+  if (remove && b.upsert === true) throw new MongoCommandError(Codes.FailedToParse, 'Cannot specify both upsert=true and remove=true');
+  checkCollation(b.collation);
+  const sort = b.sort !== undefined && b.sort !== null ? validateSort(b.sort) : undefined;
+  const arrayFilters = b.arrayFilters as Doc[] | undefined;
+  const existing = getCollection(ctx);
+  checkHint(existing, b.hint);
+  if (!remove) updateKind(b.update);
+  const coll = remove ? existing : ensureCollection(ctx);
+
+  const result = await writeStatement(ctx, (txn): Doc => {
+    const matcher = compileFilter(query);
+    let hits = coll ? scan(txn, coll, query, { limit: sort ? 0 : 1, matcher }) : [];
+    if (sort && hits.length > 1) {
+      const order = new Map(hits.map((h) => [h.doc, h]));
+      hits = sortDocs(hits.map((h) => h.doc), sort).map((d) => order.get(d)!);
+    }
+    const hit = hits[0];
+    if (remove) {
+      if (!hit || !coll) return { lastErrorObject: { n: 0 }, value: null };
+      deleteDoc(txn, hit.chain);
+      return { lastErrorObject: { n: 1 }, value: hit.doc };
+    }
+    const target = coll!;
+    if (!hit) {
+      if (b.upsert !== true) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null };
+      const doc = insertDoc(txn, target, upsertDocument(query, b.update, arrayFilters));
+      return { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: b.new === true ? doc : null };
+    }
+    const next = applyUpdate(hit.doc, b.update, { arrayFilters, filter: query });
+    if (keyOf(next) !== keyOf(hit.doc)) replaceDoc(txn, target, hit.chain, next);
+    return { lastErrorObject: { n: 1, updatedExisting: true }, value: b.new === true ? next : hit.doc };
+  });
+  if (result.value && b.fields !== undefined && b.fields !== null) {
+    result.value = applyProjection([result.value as Doc], b.fields)[0] ?? null;
+  }
+  return result;
+};

@@ -1,0 +1,98 @@
+// What a command handler gets: the emulator's state, the request, and the transaction it runs in.
+import type { ObjectId } from 'bson';
+import type { Cursors } from './cursors.js';
+import { BlockedByTransaction, Codes, MongoCommandError } from './errors.js';
+import type { FailPoints } from './failpoint.js';
+import type { Session, Sessions } from './sessions.js';
+import type { Collection, Store } from './storage.js';
+import { Txn } from './txn.js';
+import type { Doc } from './values.js';
+
+export interface EmulatorState {
+  readonly store: Store;
+  readonly cursors: Cursors;
+  readonly sessions: Sessions;
+  readonly failPoints: FailPoints;
+  /** host:port as it appears in the uri and in hello's hosts. */
+  readonly address: string;
+  readonly processId: ObjectId;
+  readonly setName: string;
+  transactionLifetimeMs: number;
+  /** Resolves after ms, or at once when the emulator stops. */
+  sleep(ms: number): Promise<void>;
+}
+
+export interface ConnInfo {
+  readonly id: number;
+  appName?: string;
+  readonly remote: string;
+}
+
+export interface Ctx {
+  readonly state: EmulatorState;
+  readonly db: string;
+  readonly cmd: string;
+  readonly body: Doc;
+  readonly conn: ConnInfo;
+  readonly session?: Session;
+  /** Set when the command is part of an open multi-document transaction. */
+  readonly txn?: Txn;
+}
+
+export type Handler = (ctx: Ctx) => Doc | Promise<Doc>;
+
+/**
+ * Runs one write statement: inside the caller's transaction, or as its own atomic autocommit
+ * transaction that waits for (and then retries after) any open transaction holding its documents.
+ */
+export async function writeStatement<T>(ctx: Ctx, fn: (txn: Txn) => T): Promise<T> {
+  if (ctx.txn) return fn(ctx.txn);
+  for (;;) {
+    const t = new Txn(ctx.state.store, true);
+    try {
+      const r = fn(t);
+      t.commit();
+      return r;
+    } catch (e) {
+      t.abort();
+      if (e instanceof BlockedByTransaction) {
+        await e.until;
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+/** Runs a read at the transaction's snapshot, or at the latest committed state. */
+export function readStatement<T>(ctx: Ctx, fn: (txn: Txn) => T): T {
+  if (ctx.txn) return fn(ctx.txn);
+  const t = new Txn(ctx.state.store, true);
+  try {
+    return fn(t);
+  } finally {
+    t.abort();
+  }
+}
+
+/** The collection name argument of a command (its first field's value). */
+export function collectionName(ctx: Ctx): string {
+  const v = ctx.body[ctx.cmd];
+  if (typeof v !== 'string' || v.length === 0) {
+    throw new MongoCommandError(Codes.InvalidNamespace, `collection name has invalid type ${v === null ? 'null' : typeof v}`);
+  }
+  if (v.includes('$') || v.includes('\0')) throw new MongoCommandError(Codes.InvalidNamespace, `Invalid collection name: ${v}`);
+  return v;
+}
+
+export function getCollection(ctx: Ctx, name = collectionName(ctx)): Collection | undefined {
+  return ctx.state.store.collection(ctx.db, name);
+}
+
+export function ensureCollection(ctx: Ctx, name = collectionName(ctx)): Collection {
+  return ctx.state.store.ensureCollection(ctx.db, name);
+}
+
+export function sessionKeyOf(ctx: Ctx): string | undefined {
+  return ctx.session?.id;
+}

@@ -1,0 +1,157 @@
+// Query planning and document-level read/write primitives on top of a transaction.
+// Planning: _id equality is a hash lookup; equality ($eq/$in) on the leading fields of a complete
+// index is a hash lookup per key combination; anything else scans. Candidates are always re-checked
+// with the full filter against the version the transaction sees.
+import { ObjectId } from 'bson';
+import { Codes, MongoCommandError } from './errors.js';
+import type { Index } from './indexes.js';
+import { compileFilter, type Matcher } from './query.js';
+import type { Collection, DocChain } from './storage.js';
+import { duplicateKey, type Txn } from './txn.js';
+import { isPlainObject, keyOf, type Doc } from './values.js';
+
+export interface Hit {
+  chain: DocChain;
+  doc: Doc;
+}
+
+const MAX_KEY_COMBINATIONS = 10_000;
+
+/** Values of an equality-style condition, or undefined if the condition is not an index equality. */
+function equalityValues(cond: unknown): unknown[] | undefined {
+  const eligible = (v: unknown): boolean =>
+    !(v instanceof RegExp) && !Array.isArray(v) && !(isPlainObject(v) && Object.keys(v).some((k) => k.startsWith('$')));
+  if (cond instanceof RegExp || Array.isArray(cond)) return undefined;
+  if (isPlainObject(cond)) {
+    const keys = Object.keys(cond);
+    if (!keys.some((k) => k.startsWith('$'))) return [cond];
+    if ('$eq' in cond) return eligible(cond.$eq) ? [cond.$eq] : undefined;
+    if ('$in' in cond && Array.isArray(cond.$in) && cond.$in.every(eligible)) return cond.$in;
+    return undefined;
+  }
+  return [cond];
+}
+
+/** Top-level field conditions, flattening a top-level $and of plain conditions. */
+function fieldConditions(filter: Doc, out = new Map<string, unknown[]>()): Map<string, unknown[]> {
+  for (const [k, v] of Object.entries(filter)) {
+    if (k === '$and' && Array.isArray(v)) {
+      for (const sub of v) if (isPlainObject(sub)) fieldConditions(sub, out);
+      continue;
+    }
+    if (k.startsWith('$')) continue;
+    const vals = equalityValues(v);
+    if (!vals) continue;
+    const prev = out.get(k);
+    // Two equalities on one field: keep the narrower list, the matcher enforces both.
+    if (!prev || vals.length < prev.length) out.set(k, vals);
+  }
+  return out;
+}
+
+function chooseIndex(coll: Collection, conds: Map<string, unknown[]>): { ix: Index; len: number } | undefined {
+  let best: { ix: Index; len: number } | undefined;
+  for (const ix of coll.indexes.values()) {
+    if (ix.isId || !ix.complete) continue;
+    let len = 0;
+    let combos = 1;
+    while (len < ix.fields.length && conds.has(ix.fields[len])) {
+      combos *= conds.get(ix.fields[len])!.length;
+      if (combos > MAX_KEY_COMBINATIONS) break;
+      len++;
+    }
+    if (len > 0 && (!best || len > best.len)) best = { ix, len };
+  }
+  return best;
+}
+
+function keyCombinations(lists: unknown[][]): string[] {
+  let acc = [''];
+  lists.forEach((vals, i) => {
+    const next: string[] = [];
+    const ks = new Set(vals.map(keyOf));
+    for (const p of acc) for (const k of ks) next.push(i === 0 ? k : p + '|' + k);
+    acc = next;
+  });
+  return acc;
+}
+
+/** Candidate documents for a filter, in natural (insertion) order. */
+export function candidates(coll: Collection, filter: Doc | undefined): Iterable<DocChain> {
+  if (!filter || Object.keys(filter).length === 0) return coll.chains.values();
+  const conds = fieldConditions(filter);
+  const ids = conds.get('_id');
+  if (ids) {
+    const out: DocChain[] = [];
+    for (const k of new Set(ids.map(keyOf))) {
+      const c = coll.chains.get(k);
+      if (c) out.push(c);
+    }
+    return out.length > 1 ? out.sort((a, b) => a.seq - b.seq) : out;
+  }
+  const choice = chooseIndex(coll, conds);
+  if (!choice) return coll.chains.values();
+  const { ix, len } = choice;
+  const keys = keyCombinations(ix.fields.slice(0, len).map((f) => conds.get(f)!));
+  if (keys.length === 1) {
+    const set = ix.lookup(len, keys[0]);
+    return set ? [...set].sort((a, b) => a.seq - b.seq) : [];
+  }
+  const found = new Set<DocChain>();
+  for (const k of keys) for (const c of ix.lookup(len, k) ?? []) found.add(c);
+  return [...found].sort((a, b) => a.seq - b.seq);
+}
+
+/** Documents of `coll` matching `filter` as `txn` sees them. */
+export function scan(txn: Txn, coll: Collection | undefined, filter: Doc | undefined, opts: { limit?: number; matcher?: Matcher } = {}): Hit[] {
+  if (!coll) return [];
+  const matcher = opts.matcher ?? compileFilter(filter);
+  const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
+  const out: Hit[] = [];
+  let examined = 0;
+  for (const chain of candidates(coll, filter)) {
+    examined++;
+    const doc = txn.read(chain);
+    if (doc && matcher(doc)) {
+      out.push({ chain, doc });
+      if (out.length >= limit) break;
+    }
+  }
+  coll.store.stats.docsExamined += examined;
+  return out;
+}
+
+export function validateId(id: unknown): void {
+  if (Array.isArray(id)) throw new MongoCommandError(Codes.InvalidIdField, `The '_id' value cannot be of type array`);
+  if (id instanceof RegExp) throw new MongoCommandError(Codes.InvalidIdField, `The '_id' value cannot be of type regex`);
+  if (id === undefined) throw new MongoCommandError(Codes.InvalidIdField, `The '_id' value cannot be undefined`);
+}
+
+/** Puts _id first (generating an ObjectId if absent), as mongod stores it. */
+export function withId(doc: Doc): Doc {
+  if ('_id' in doc && Object.keys(doc)[0] === '_id') return doc;
+  const { _id, ...rest } = doc;
+  return { _id: _id === undefined ? new ObjectId() : _id, ...rest };
+}
+
+export function insertDoc(txn: Txn, coll: Collection, input: Doc): Doc {
+  const doc = withId(input);
+  validateId(doc._id);
+  const chain = coll.chainFor(keyOf(doc._id));
+  txn.claim(chain);
+  if (txn.read(chain)) throw duplicateKey(coll, '_id_', doc);
+  txn.checkUnique(coll, chain, doc);
+  txn.put(chain, doc);
+  return doc;
+}
+
+export function replaceDoc(txn: Txn, coll: Collection, chain: DocChain, doc: Doc): void {
+  txn.claim(chain);
+  txn.checkUnique(coll, chain, doc);
+  txn.put(chain, doc);
+}
+
+export function deleteDoc(txn: Txn, chain: DocChain): void {
+  txn.claim(chain);
+  txn.put(chain, null);
+}

@@ -1,0 +1,170 @@
+// Query matching, sorting and projection. mingo evaluates the operators; the comparison operators
+// and $sort are replaced by BSON-aware versions (see README "mingo differences") so that numbers of
+// every BSON width compare equal, type bracketing holds and the cross-type order is MongoDB's.
+import { Context, Query } from 'mingo';
+import { Lazy, type Iterator } from 'mingo/lazy';
+import type { Options, PipelineOperator, QueryOperator } from 'mingo/types';
+import { Codes, MongoCommandError } from './errors.js';
+import { compareValues, isPlainObject, pathValues, typeRank, valuesEqual, type Doc } from './values.js';
+
+export type Matcher = (doc: Doc) => boolean;
+
+/** Values a query path reaches, plus the elements of arrays reached (MongoDB's implicit array match). */
+function candidates(doc: Doc, path: string): unknown[] {
+  const out: unknown[] = [];
+  for (const v of pathValues(doc, path)) {
+    out.push(v);
+    if (Array.isArray(v)) out.push(...v);
+  }
+  return out;
+}
+
+const eqMatch = (doc: Doc, path: string, value: unknown): boolean => {
+  for (const v of candidates(doc, path)) if (valuesEqual(v, value)) return true;
+  return false;
+};
+
+const inMatch = (doc: Doc, path: string, values: unknown[]): boolean => {
+  const cands = candidates(doc, path);
+  for (const r of values) {
+    if (r instanceof RegExp) {
+      if (cands.some((v) => typeof v === 'string' && r.test(v))) return true;
+    } else if (cands.some((v) => valuesEqual(v, r))) return true;
+  }
+  return false;
+};
+
+const requireArray = (op: string, value: unknown): unknown[] => {
+  if (!Array.isArray(value)) throw new MongoCommandError(Codes.BadValue, `${op} needs an array`);
+  return value;
+};
+
+type QueryOpImpl = (selector: string, value: unknown, options: Options) => (obj: Doc) => boolean;
+
+const rangeOp =
+  (test: (c: number) => boolean): QueryOpImpl =>
+  (selector, value) =>
+  (doc) => {
+    const rank = typeRank(value);
+    for (const v of candidates(doc, selector)) if (typeRank(v) === rank && test(compareValues(v, value))) return true;
+    return false;
+  };
+
+const queryOps: Record<string, QueryOpImpl> = {
+  $eq: (selector, value) => (doc) => eqMatch(doc, selector, value),
+  $ne: (selector, value) => (doc) => !eqMatch(doc, selector, value),
+  $in: (selector, value) => {
+    const values = requireArray('$in', value);
+    return (doc) => inMatch(doc, selector, values);
+  },
+  $nin: (selector, value) => {
+    const values = requireArray('$nin', value);
+    return (doc) => !inMatch(doc, selector, values);
+  },
+  $gt: rangeOp((c) => c > 0),
+  $gte: rangeOp((c) => c >= 0),
+  $lt: rangeOp((c) => c < 0),
+  $lte: rangeOp((c) => c <= 0),
+};
+
+export type SortSpec = Record<string, 1 | -1>;
+
+/** Sort key of one field: arrays sort by their smallest element ascending, largest descending. */
+function sortKey(doc: Doc, path: string, dir: 1 | -1): unknown {
+  const vals: unknown[] = [];
+  for (const v of pathValues(doc, path)) {
+    if (Array.isArray(v)) vals.push(...(v.length ? v : [undefined]));
+    else vals.push(v);
+  }
+  let best = vals[0];
+  for (let i = 1; i < vals.length; i++) {
+    const c = compareValues(vals[i], best);
+    if ((dir === 1 && c < 0) || (dir === -1 && c > 0)) best = vals[i];
+  }
+  return best;
+}
+
+export function validateSort(spec: unknown): SortSpec {
+  if (!isPlainObject(spec)) throw new MongoCommandError(Codes.TypeMismatch, 'sort must be an object');
+  const out: SortSpec = {};
+  for (const [k, v] of Object.entries(spec)) {
+    const n = typeof v === 'number' ? v : NaN;
+    if (n !== 1 && n !== -1) {
+      if (isPlainObject(v) && '$meta' in v) throw new MongoCommandError(Codes.NotImplemented, `$meta sort on '${k}' is not supported by the emulator`);
+      throw new MongoCommandError(Codes.BadValue, `$sort key ordering must be 1 (for ascending) or -1 (for descending)`);
+    }
+    out[k] = n;
+  }
+  return out;
+}
+
+export function sortDocs<T extends Doc>(docs: T[], spec: SortSpec): T[] {
+  const fields = Object.entries(spec);
+  // Decorate once: computing sort keys inside the comparator would redo path walks n log n times.
+  const decorated = docs.map((d, i) => ({ d, i, k: fields.map(([f, dir]) => sortKey(d, f, dir)) }));
+  decorated.sort((a, b) => {
+    for (let j = 0; j < fields.length; j++) {
+      const c = compareValues(a.k[j], b.k[j]);
+      if (c !== 0) return c * fields[j][1];
+    }
+    return a.i - b.i;
+  });
+  return decorated.map((x) => x.d);
+}
+
+const sortStage = (coll: Iterator, expr: unknown): Iterator => {
+  const spec = validateSort(expr);
+  return coll.transform((items: unknown[]) => Lazy(sortDocs(items as Doc[], spec)));
+};
+
+export const emulatorContext = Context.init({
+  query: queryOps as unknown as Record<`$${string}`, QueryOperator>,
+  pipeline: { $sort: sortStage as unknown as PipelineOperator },
+});
+
+export const baseOptions: Partial<Options> = {
+  idKey: '_id',
+  useStrictMode: true,
+  scriptEnabled: false,
+  context: emulatorContext,
+};
+
+/** Turns mingo's exceptions into the error mongod reports for the same mistake. */
+export function translateMingoError(e: unknown, kind: 'query' | 'aggregate' | 'update' | 'projection'): MongoCommandError {
+  if (e instanceof MongoCommandError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  const unknownOp = /unknown (?:\w+ )?operator:?\s*'?(\$\w+)/i.exec(msg) ?? /(\$\w+).*not (?:registered|supported)/i.exec(msg);
+  if (unknownOp && kind === 'query') return new MongoCommandError(Codes.BadValue, `unknown operator: ${unknownOp[1]}`);
+  if (unknownOp && kind === 'aggregate') return new MongoCommandError(Codes.InvalidPipelineOperator, `Unrecognized expression '${unknownOp[1]}'`);
+  const code = kind === 'update' ? Codes.FailedToParse : Codes.BadValue;
+  return new MongoCommandError(code, msg.replace(/^mingo:\s*/, ''));
+}
+
+export function compileFilter(filter: unknown): Matcher {
+  if (filter === undefined || filter === null) return () => true;
+  if (!isPlainObject(filter)) throw new MongoCommandError(Codes.TypeMismatch, "Expected field filter to be of type object");
+  if (Object.keys(filter).length === 0) return () => true;
+  try {
+    const q = new Query(filter, baseOptions);
+    return (doc) => {
+      try {
+        return q.test(doc);
+      } catch (e) {
+        throw translateMingoError(e, 'query');
+      }
+    };
+  } catch (e) {
+    throw translateMingoError(e, 'query');
+  }
+}
+
+export function applyProjection(docs: Doc[], projection: unknown): Doc[] {
+  if (projection === undefined || projection === null) return docs;
+  if (!isPlainObject(projection)) throw new MongoCommandError(Codes.TypeMismatch, 'projection must be an object');
+  if (Object.keys(projection).length === 0) return docs;
+  try {
+    return new Query({}, baseOptions).find<Doc>(docs, projection).all();
+  } catch (e) {
+    throw translateMingoError(e, 'projection');
+  }
+}

@@ -1,0 +1,226 @@
+// The TCP server: frames messages, dispatches commands through the session/transaction rules and
+// the failCommand fail point, and answers with mongod's reply envelope ($clusterTime, operationTime,
+// errorLabels).
+import net from 'node:net';
+import { Binary, Long, ObjectId, Timestamp } from 'bson';
+import { handlers, canonicalName } from './commands/index.js';
+import type { ConnInfo, Ctx, EmulatorState } from './context.js';
+import { Cursors } from './cursors.js';
+import { Codes, MongoCommandError } from './errors.js';
+import { FailPoints, type FailCommandData } from './failpoint.js';
+import { Sessions, type TxnContext } from './sessions.js';
+import { Store } from './storage.js';
+import { ttlPass } from './ttl.js';
+import type { Doc } from './values.js';
+import { decode, encodeMsg, encodeReply, MSG_MORE_TO_COME, type Request } from './wire.js';
+
+export interface EmulatorOptions {
+  port?: number;
+  host?: string;
+  /** Interval of the TTL monitor (mongod: 60 s). */
+  ttlIntervalMs?: number;
+  /** Transactions older than this are aborted (mongod: transactionLifetimeLimitSeconds = 60). */
+  transactionLifetimeMs?: number;
+}
+
+/** Error codes after which a retryable write / commit may be retried (mongod's RetryableWriteError). */
+const retryableCodes = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150, 13388, 234, 133]);
+/** Errors that make a transaction statement's failure transient (TransientTransactionError). */
+const transientCodes = new Set([Codes.WriteConflict, Codes.NoSuchTransaction, 24, 267]);
+const MAX_MESSAGE = 48_000_000;
+
+export class Emulator implements EmulatorState {
+  readonly store = new Store();
+  readonly cursors = new Cursors();
+  readonly failPoints = new FailPoints();
+  readonly sessions: Sessions;
+  readonly processId = new ObjectId();
+  readonly setName = 'rs0';
+  address = '';
+  transactionLifetimeMs: number;
+  private readonly bootSeconds = Math.floor(Date.now() / 1000);
+  private readonly server = net.createServer((s) => this.accept(s));
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sleepers = new Set<() => void>();
+  private ttlTimer: NodeJS.Timeout | null = null;
+  private nextConnId = 1;
+  private nextRequestId = 1;
+  private stopped = false;
+
+  constructor(private readonly opts: EmulatorOptions = {}) {
+    this.transactionLifetimeMs = opts.transactionLifetimeMs ?? 60_000;
+    this.sessions = new Sessions(this.store, () => this.transactionLifetimeMs);
+  }
+
+  async listen(): Promise<number> {
+    const host = this.opts.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port ?? 0, host, () => resolve());
+    });
+    const port = (this.server.address() as net.AddressInfo).port;
+    this.address = `${host}:${port}`;
+    this.ttlTimer = setInterval(() => ttlPass(this.store), this.opts.ttlIntervalMs ?? 60_000);
+    this.ttlTimer.unref();
+    return port;
+  }
+
+  sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.sleepers.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.sleepers.add(done);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ttlTimer) clearInterval(this.ttlTimer);
+    for (const wake of [...this.sleepers]) wake();
+    this.sessions.endAll();
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    const conn: ConnInfo = { id: this.nextConnId++, remote: `${socket.remoteAddress}:${socket.remotePort}` };
+    let buf: Buffer = Buffer.alloc(0);
+    let queue: Promise<void> = Promise.resolve();
+    socket.on('data', (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      while (buf.length >= 4) {
+        const len = buf.readInt32LE(0);
+        if (len < 16 || len > MAX_MESSAGE) {
+          socket.destroy();
+          return;
+        }
+        if (buf.length < len) break;
+        const msg = buf.subarray(0, len);
+        buf = buf.subarray(len);
+        // One request at a time per connection, as mongod does.
+        queue = queue.then(() => this.onMessage(socket, conn, msg)).catch(() => void socket.destroy());
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  private async onMessage(socket: net.Socket, conn: ConnInfo, raw: Buffer): Promise<void> {
+    const req: Request = decode(raw);
+    if (req.kind === 'unsupported') {
+      socket.destroy();
+      return;
+    }
+    const db = req.kind === 'msg' ? String(req.body.$db ?? 'test') : req.collection.split('.')[0];
+    const result = await this.execute(conn, db, req.body, req.kind === 'query');
+    if (result === 'close') {
+      socket.destroy();
+      return;
+    }
+    if (socket.destroyed) return;
+    const requestId = this.nextRequestId++;
+    if (req.kind === 'query') socket.write(encodeReply(result, requestId, req.header.requestId));
+    else if (!(req.flags & MSG_MORE_TO_COME)) socket.write(encodeMsg(result, requestId, req.header.requestId));
+  }
+
+  private clusterTime(): Timestamp {
+    return new Timestamp({ t: this.bootSeconds, i: this.store.clock + 1 });
+  }
+
+  private envelope(reply: Doc): Doc {
+    const t = this.clusterTime();
+    reply.$clusterTime = { clusterTime: t, signature: { hash: new Binary(Buffer.alloc(20)), keyId: Long.fromNumber(0) } };
+    reply.operationTime = t;
+    return reply;
+  }
+
+  private labelsFor(cmd: string, body: Doc, code: number | undefined, wcCode?: number): string[] {
+    const labels: string[] = [];
+    const inTxn = body.autocommit === false;
+    const commitOrAbort = cmd === 'commitTransaction' || cmd === 'abortTransaction';
+    if (inTxn && !commitOrAbort && code !== undefined && (transientCodes.has(code) || retryableCodes.has(code))) labels.push('TransientTransactionError');
+    if (inTxn && commitOrAbort && code === Codes.NoSuchTransaction && wcCode === undefined) labels.push('TransientTransactionError');
+    const retryableWrite = body.txnNumber !== undefined && body.autocommit === undefined;
+    if ((retryableWrite || commitOrAbort) && ((code !== undefined && retryableCodes.has(code)) || (wcCode !== undefined && retryableCodes.has(wcCode)))) {
+      labels.push('RetryableWriteError');
+    }
+    return labels;
+  }
+
+  private errorReply(e: unknown, cmd: string, body: Doc): Doc {
+    const err = e instanceof MongoCommandError ? e : new MongoCommandError(Codes.InternalError, e instanceof Error ? e.message : String(e));
+    const labels = [...new Set([...err.errorLabels, ...this.labelsFor(cmd, body, err.code)])];
+    const reply: Doc = { ok: 0, errmsg: err.message, code: err.code, codeName: err.codeName, ...err.extra };
+    if (labels.length) reply.errorLabels = labels;
+    return this.envelope(reply);
+  }
+
+  private failReply(fp: FailCommandData, cmd: string, body: Doc): Doc {
+    const code = fp.errorCode as number;
+    const reply: Doc = { ok: 0, errmsg: fp.errmsg ?? "Failing command via 'failCommand' failpoint", code, codeName: new MongoCommandError(code, '').codeName };
+    const labels = fp.errorLabels ?? this.labelsFor(cmd, body, code);
+    if (labels.length) reply.errorLabels = labels;
+    return this.envelope(reply);
+  }
+
+  async execute(conn: ConnInfo, db: string, body: Doc, legacy: boolean): Promise<Doc | 'close'> {
+    const name = Object.keys(body)[0] ?? '';
+    const cmd = canonicalName(name);
+    const handler = handlers[name];
+    if (!handler) return this.errorReply(new MongoCommandError(Codes.CommandNotFound, `no such command: '${name}'`), cmd, body);
+    if (legacy && cmd !== 'hello' && cmd !== 'isMaster') {
+      return this.errorReply(new MongoCommandError(352, `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade.`, { codeName: 'UnsupportedOpQueryCommand' }), cmd, body);
+    }
+    let tctx: TxnContext;
+    try {
+      tctx = this.sessions.resolve(cmd, body);
+    } catch (e) {
+      return this.errorReply(e, cmd, body);
+    }
+    if (tctx.replay) return this.envelope({ ...tctx.replay });
+
+    const fp = cmd === 'configureFailPoint' ? undefined : this.failPoints.check(cmd, conn.appName);
+    if (fp) {
+      if (fp.blockConnection) await this.sleep(fp.blockTimeMS ?? 0);
+      if (fp.closeConnection) return 'close';
+      if (fp.errorCode !== undefined) return this.failReply(fp, cmd, body);
+    }
+
+    const ctx: Ctx = { state: this, db, cmd, body, conn, session: tctx.session, txn: tctx.txn };
+    let reply: Doc;
+    try {
+      reply = await handler(ctx);
+    } catch (e) {
+      // mongod aborts a transaction when one of its statements fails.
+      if (tctx.txn && cmd !== 'commitTransaction') tctx.session?.abortTxn();
+      return this.errorReply(e, cmd, body);
+    }
+    if (tctx.txn && Array.isArray(reply.writeErrors) && reply.writeErrors.length) tctx.session?.abortTxn();
+    reply.ok = 1;
+    if (tctx.retryableTxnNumber !== undefined && tctx.session) tctx.session.retryReply = { ...reply };
+    if (fp?.writeConcernError) {
+      reply.writeConcernError = fp.writeConcernError;
+      const wcCode = typeof fp.writeConcernError.code === 'number' ? fp.writeConcernError.code : undefined;
+      const labels = fp.errorLabels ?? this.labelsFor(cmd, body, undefined, wcCode);
+      if (labels.length) reply.errorLabels = labels;
+    }
+    return this.envelope(reply);
+  }
+
+  /** Runs one TTL pass now (tests use the interval instead; this is for manual use). */
+  runTtlPass(): number {
+    return ttlPass(this.store);
+  }
+}
