@@ -22,6 +22,9 @@ const bookingSchema = new Schema(
     /** Layer 3 of idempotency (DESIGN.md 3): the key and request fingerprint that created it. */
     idempotencyKey: { type: String, default: null },
     requestFingerprint: { type: String, default: null },
+    /** The same for the confirm request, so a confirm retried after Redis lost its key replays too. */
+    confirmIdempotencyKey: { type: String, default: null },
+    confirmFingerprint: { type: String, default: null },
     paymentReference: { type: String, default: null },
     confirmedAt: { type: Date, default: null },
     cancelledAt: { type: Date, default: null },
@@ -35,6 +38,10 @@ bookingSchema.index({ userId: 1, createdAt: -1 });
 bookingSchema.index(
   { userId: 1, idempotencyKey: 1 },
   { unique: true, partialFilterExpression: { idempotencyKey: { $type: 'string' } } },
+);
+bookingSchema.index(
+  { userId: 1, confirmIdempotencyKey: 1 },
+  { unique: true, partialFilterExpression: { confirmIdempotencyKey: { $type: 'string' } } },
 );
 bookingSchema.index({ 'tickets.number': 1 }, { unique: true, partialFilterExpression: { 'tickets.number': { $type: 'string' } } });
 // Removes expired holds eventually; correctness never waits for it (DESIGN.md 2).

@@ -1,4 +1,188 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { invalidateEventCache } from '../events/cache.js';
+import { unauthenticated } from '../lib/errors.js';
+import { envelope, idParams, ok, paged, pagedEnvelope } from '../lib/http.js';
+import idempotency from './idempotency.js';
+import {
+  bookingProblem,
+  bookingSchema,
+  confirmBookingBody,
+  createBookingBody,
+  listBookingsQuery,
+  toBookingView,
+} from './schemas.js';
+import {
+  type Actor,
+  type BookingDeps,
+  cancelBooking,
+  confirmBooking,
+  createBooking,
+  getBooking,
+  type IdempotencyStamp,
+  listBookings,
+} from './service.js';
 
-/** Bookings: /bookings/* (API.md Bookings, Idempotency). Being built under issue 6. */
-export default async function bookingRoutes(_app: FastifyInstance): Promise<void> {}
+const tags = ['bookings'];
+const security = [{ bearerAuth: [] }];
+// Documents the header for OpenAPI; the idempotency plugin checks it (to answer the API's own codes).
+// Loose: the validated object replaces request.headers, so every other header must pass through.
+const idempotencyHeader = z.looseObject({
+  'idempotency-key': z
+    .string()
+    .optional()
+    .describe('Required. Up to 255 visible ASCII characters, bare or as a structured-field string ("abc").'),
+});
+const problems = { 400: bookingProblem, 401: bookingProblem, 403: bookingProblem, 404: bookingProblem };
+
+function actorOf(request: FastifyRequest): Actor {
+  if (!request.auth) throw unauthenticated();
+  return { userId: request.auth.userId, role: request.auth.role };
+}
+
+function stampOf(request: FastifyRequest): IdempotencyStamp | undefined {
+  const ctx = request.idempotency;
+  return ctx ? { key: ctx.key, fingerprint: ctx.fingerprint } : undefined;
+}
+
+/** Bookings: /bookings/* (API.md Bookings, Idempotency). Thin: the rules live in service.ts. */
+export default async function bookingRoutes(app: FastifyInstance): Promise<void> {
+  await app.register(idempotency);
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  const deps: BookingDeps = {
+    db: app.db,
+    models: app.models,
+    clock: app.clock,
+    holdTtlMs: app.config.HOLD_TTL_SECONDS * 1000,
+    txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
+    salesChanged: (eventId) => invalidateEventCache(app.kv, eventId, app.log),
+  };
+
+  api.post(
+    '/',
+    {
+      config: { idempotent: true },
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'Book tickets: a 10-minute hold for a paid event, confirmed tickets for a free one',
+        headers: idempotencyHeader,
+        body: createBookingBody,
+        response: {
+          201: envelope(bookingSchema),
+          ...problems,
+          409: bookingProblem,
+          422: bookingProblem,
+          503: bookingProblem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await createBooking(deps, actorOf(request), request.body, stampOf(request));
+      if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.code(201).send(ok(toBookingView(outcome.booking, app.clock.now())));
+    },
+  );
+
+  api.post(
+    '/:id/confirm',
+    {
+      config: { idempotent: true },
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'Confirm (pay for) a pending hold; issues one ticket number per ticket',
+        headers: idempotencyHeader,
+        params: idParams,
+        body: confirmBookingBody,
+        response: {
+          200: envelope(bookingSchema),
+          ...problems,
+          409: bookingProblem,
+          410: bookingProblem,
+          422: bookingProblem,
+          503: bookingProblem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await confirmBooking(
+        deps,
+        actorOf(request),
+        request.params.id,
+        request.body ?? {},
+        stampOf(request),
+      );
+      if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+      return ok(toBookingView(outcome.booking, app.clock.now()));
+    },
+  );
+
+  api.patch(
+    '/:id/cancel',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'Cancel a booking and release its tickets; repeating it changes nothing',
+        description:
+          'Allowed for the owner, the event organizer and admins. A booking that holds nothing any more ' +
+          '(already cancelled, or an expired hold) is answered unchanged with 200.',
+        params: idParams,
+        response: { 200: envelope(bookingSchema), ...problems, 503: bookingProblem },
+      },
+    },
+    async (request) => {
+      const booking = await cancelBooking(deps, actorOf(request), request.params.id);
+      return ok(toBookingView(booking, app.clock.now()));
+    },
+  );
+
+  api.get(
+    '/',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: "The caller's bookings, newest first",
+        querystring: listBookingsQuery,
+        response: { 200: pagedEnvelope(bookingSchema), ...problems },
+      },
+    },
+    async (request) => {
+      const { page, limit, status } = request.query;
+      const { items, total } = await listBookings(deps, actorOf(request), { page, limit, status });
+      const now = app.clock.now();
+      return paged(
+        items.map((b) => toBookingView(b, now)),
+        page,
+        limit,
+        total,
+      );
+    },
+  );
+
+  api.get(
+    '/:id',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags,
+        security,
+        summary: 'One booking (its owner, the event organizer, admins)',
+        params: idParams,
+        response: { 200: envelope(bookingSchema), ...problems },
+      },
+    },
+    async (request) => {
+      const booking = await getBooking(deps, actorOf(request), request.params.id);
+      return ok(toBookingView(booking, app.clock.now()));
+    },
+  );
+}

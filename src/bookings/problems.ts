@@ -1,0 +1,25 @@
+import { AppError } from '../lib/errors.js';
+
+/** The booking answers of API.md, in one place so the service and the idempotency layer agree. */
+export const soldOut = (availableTickets: number) =>
+  new AppError(409, 'SOLD_OUT', 'Not enough tickets are left for this booking', { extra: { availableTickets } });
+
+export const notOnSale = (why: string) => new AppError(409, 'EVENT_NOT_ON_SALE', `This event is not on sale: ${why}`);
+
+export const quantityOutOfRange = (max: number) =>
+  new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {
+    errors: [{ path: 'quantity', message: `must be between 1 and ${max} for this event` }],
+  });
+
+export const holdExpired = () => new AppError(410, 'HOLD_EXPIRED', 'The hold on these tickets has expired; book again');
+
+export const invalidState = (status: string) =>
+  new AppError(409, 'INVALID_STATE', `Only a pending booking can be confirmed; this one is ${status}`);
+
+export const keyReused = () =>
+  new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used for a different request');
+
+export const requestInProgress = (retryAfterSeconds: number) =>
+  new AppError(409, 'IDEMPOTENCY_REQUEST_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed', {
+    headers: { 'retry-after': String(retryAfterSeconds) },
+  });

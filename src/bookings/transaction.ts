@@ -1,0 +1,121 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MongoError } from 'mongodb';
+import type { ClientSession, Connection } from 'mongoose';
+import { AppError } from '../lib/errors.js';
+
+/**
+ * Counters of the booking transactions of this process, so load tests and the concurrency test
+ * can report how hard the event documents were contended (DESIGN.md 1).
+ */
+export interface TransactionStats {
+  /** Transactions asked for (one per booking decision, confirm or cancel). */
+  transactions: number;
+  /** Times a transaction body was started (first tries plus retries). */
+  attempts: number;
+  /** Attempts that failed with a transient error (WriteConflict 112 and friends) and were retried. */
+  conflicts: number;
+  /** Commits re-sent after UnknownTransactionCommitResult. */
+  commitRetries: number;
+  /** Transactions given up on at the deadline (answered 503). */
+  exhausted: number;
+}
+
+export const transactionStats: TransactionStats = {
+  transactions: 0,
+  attempts: 0,
+  conflicts: 0,
+  commitRetries: 0,
+  exhausted: 0,
+};
+
+export function snapshotStats(): TransactionStats {
+  return { ...transactionStats };
+}
+
+export interface TransactionOptions {
+  /** Upper bound for the whole transaction including its retries (BOOKING_TX_TIMEOUT_MS). */
+  timeoutMs: number;
+}
+
+const hasLabel = (err: unknown, label: string) => err instanceof MongoError && err.hasErrorLabel(label);
+
+/** A retry of the whole transaction is safe: nothing of the failed attempt was committed. */
+function isTransient(err: unknown): boolean {
+  return hasLabel(err, 'TransientTransactionError') || (err instanceof MongoError && err.code === 112);
+}
+
+// Full jitter on an exponential ramp: hundreds of buyers that just lost the same write conflict
+// must not all come back at the same instant, or they collide again (and burn the CPU doing so).
+const BACKOFF_BASE_MS = 2;
+const BACKOFF_CAP_MS = 60;
+function backoffMs(attempt: number): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 8));
+  return 1 + Math.random() * ceiling;
+}
+
+const tooBusy = (detail: string) =>
+  new AppError(503, 'SERVICE_UNAVAILABLE', detail, { headers: { 'retry-after': '1' } });
+
+async function commit(session: ClientSession, deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      await session.commitTransaction();
+      return;
+    } catch (err) {
+      // The commit may or may not have happened; only the commit itself may be re-sent (the
+      // driver makes that safe), never the whole transaction.
+      if (hasLabel(err, 'UnknownTransactionCommitResult') && performance.now() < deadline) {
+        transactionStats.commitRetries++;
+        await sleep(backoffMs(1));
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/**
+ * Runs `work` in one multi-document transaction (snapshot reads, majority writes) and commits it,
+ * retrying transient failures with jittered backoff until `timeoutMs` has passed; then answers 503
+ * with Retry-After. A failed attempt is aborted, so no half-made booking can remain.
+ * We drive the retries ourselves rather than through the driver's `withTransaction` because
+ * that one retries for up to 120 s without any backoff.
+ */
+export async function runTransaction<T>(
+  conn: Connection,
+  work: (session: ClientSession) => Promise<T>,
+  options: TransactionOptions,
+): Promise<T> {
+  // Operational time (a deadline for retries), not business time: the app clock may be frozen in tests.
+  const deadline = performance.now() + options.timeoutMs;
+  transactionStats.transactions++;
+  for (let attempt = 1; ; attempt++) {
+    transactionStats.attempts++;
+    const session = await conn.startSession();
+    try {
+      session.startTransaction({ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
+      const result = await work(session);
+      await commit(session, deadline);
+      return result;
+    } catch (err) {
+      if (session.inTransaction()) await session.abortTransaction().catch(() => undefined);
+      if (hasLabel(err, 'UnknownTransactionCommitResult')) {
+        // Out of time with the outcome unknown. Safe to answer "retry": a retry with the same
+        // Idempotency-Key finds the booking if it was committed (DESIGN.md 3).
+        transactionStats.exhausted++;
+        throw tooBusy('The booking could not be confirmed in time; retry with the same Idempotency-Key');
+      }
+      if (!isTransient(err)) throw err;
+      transactionStats.conflicts++;
+      const pause = backoffMs(attempt);
+      if (performance.now() + pause >= deadline) {
+        transactionStats.exhausted++;
+        throw tooBusy('Too many concurrent purchases for this event right now; retry shortly');
+      }
+      await sleep(pause);
+    } finally {
+      await session.endSession().catch(() => undefined);
+    }
+  }
+}
