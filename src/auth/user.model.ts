@@ -6,10 +6,11 @@ export type Role = (typeof ROLES)[number];
 const userSchema = new Schema(
   {
     /** Stored normalised (trimmed, lower case) so uniqueness is case-insensitive. */
-    email: { type: String, required: true, unique: true },
+    email: { type: String, required: true, unique: true, lowercase: true, trim: true },
     name: { type: String, required: true, trim: true },
     role: { type: String, enum: ROLES, default: 'customer' },
     passwordHash: { type: String, required: true },
+    /** Login tries used since the last success or lock (reserved before each password check). */
     failedLogins: { type: Number, default: 0 },
     lockedUntil: { type: Date, default: null },
   },
