@@ -83,10 +83,15 @@ async function listByAvailability(
     {
       $lookup: {
         from: Booking.collection.collectionName,
-        localField: '_id',
-        foreignField: 'eventId',
+        // let + $expr $eq: uses the (eventId, status) index on MongoDB 5+, like localField would.
+        let: { eventId: '$_id' },
         pipeline: [
-          { $match: { $or: [{ status: 'confirmed' }, { status: 'pending', expiresAt: { $gt: now } }] } },
+          {
+            $match: {
+              $expr: { $eq: ['$eventId', '$$eventId'] },
+              $or: [{ status: 'confirmed' }, { status: 'pending', expiresAt: { $gt: now } }],
+            },
+          },
           { $group: { _id: null, taken: { $sum: '$quantity' } } },
         ],
         as: 'sold',
