@@ -6,14 +6,13 @@ import { AppError, type FieldError, problemBody, serviceUnavailable } from '../l
 
 function validationErrors(error: FastifyError): FieldError[] {
   if (!hasZodFastifySchemaValidationErrors(error)) return [];
+  const where = error.validationContext && error.validationContext !== 'body' ? `${error.validationContext}.` : '';
   return error.validation.map((v) => {
-    const params = v.params as { issue?: { path?: PropertyKey[]; keys?: string[] } } | undefined;
-    const issue = params?.issue;
-    const base = (issue?.path ?? []).map(String);
+    const base = v.instancePath.split('/').filter(Boolean);
     // Unknown keys are reported on the parent object by zod; name the offending key itself.
-    const path = issue?.keys?.length ? [...base, issue.keys[0]] : base;
-    const where = error.validationContext && error.validationContext !== 'body' ? `${error.validationContext}.` : '';
-    return { path: `${where}${path.join('.')}`.replace(/\.$/, '') || (error.validationContext ?? ''), message: v.message };
+    const keys = (v.params as { keys?: string[] } | undefined)?.keys;
+    const path = keys?.length ? [...base, keys[0]] : base;
+    return { path: `${where}${path.join('.')}` || (error.validationContext ?? ''), message: v.message };
   });
 }
 
