@@ -3,6 +3,7 @@ import { countTickets } from '../bookings/availability.js';
 import { AppError, notFound } from '../lib/errors.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
 import { invalidateEventCache } from './cache.js';
+import { inTransaction } from './transaction.js';
 import type { EventFields } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
 import type { CreateEventInput, EventDto, UpdateEventInput } from './schemas.js';
@@ -16,6 +17,9 @@ export interface EventAnswer {
 const precondition = () =>
   new AppError(412, 'PRECONDITION_FAILED', 'The event changed since you read it; fetch it again and retry with the new ETag');
 const invalidState = (detail: string) => new AppError(409, 'INVALID_STATE', detail);
+
+const transaction = <T>(deps: EventDeps, work: (session: ClientSession) => Promise<T>) =>
+  inTransaction(deps.db, work, deps.config.BOOKING_TX_TIMEOUT_MS);
 
 async function answer(deps: EventDeps, doc: EventFields): Promise<EventAnswer> {
   const view = eventView(doc);
@@ -90,7 +94,7 @@ export async function updateEvent(
   if (Array.isArray(ifMatch) && !ifMatch.includes(current.revision ?? 0)) throw precondition();
   if (current.status === 'cancelled') throw invalidState('A cancelled event cannot be changed');
 
-  const updated = await deps.db.transaction(async (session) => {
+  const updated = await transaction(deps, async (session) => {
     const revision = Array.isArray(ifMatch) ? { $in: ifMatch } : undefined;
     const event = await claimSales(deps, { _id: current._id, ...(revision ? { revision } : {}) }, session);
     if (!event) {
@@ -150,7 +154,7 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
   const current = await loadManageable(deps, eventId, actor);
   if (current.status === 'cancelled') return answer(deps, current);
 
-  const cancelled = await deps.db.transaction(async (session) => {
+  const cancelled = await transaction(deps, async (session) => {
     const event = await claimSales(deps, { _id: current._id }, session);
     if (!event) throw notFound('Event');
     if (event.status === 'cancelled') return event;
@@ -174,7 +178,7 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
 /** Deletes a draft, or an event nobody holds or owns tickets of; never one with live sales. */
 export async function deleteEvent(deps: EventDeps, eventId: string, actor: Actor | undefined): Promise<void> {
   const current = await loadManageable(deps, eventId, actor);
-  await deps.db.transaction(async (session) => {
+  await transaction(deps, async (session) => {
     const event = await claimSales(deps, { _id: current._id }, session);
     if (!event) throw notFound('Event');
     if (event.status !== 'draft') {
