@@ -21,6 +21,8 @@ export interface ServerInfo {
   versionText: string;
   topology: Topology;
   auth: boolean;
+  /** Replica-set members other than the primary (0 for a single-member set or a standalone). */
+  secondaries: number;
   /** getParameter value, or undefined when the server does not know it (cached). */
   parameter(name: string): Promise<unknown>;
 }
@@ -74,6 +76,7 @@ export async function probeServer(client: MongoClient, uri: string): Promise<Ser
     versionText: String(build.version ?? version.join('.')),
     topology,
     auth: uriHasCredentials(uri),
+    secondaries: topology === 'replicaset' && Array.isArray(hello.hosts) ? Math.max(0, hello.hosts.length - 1) : 0,
     parameter,
   };
 }

@@ -103,7 +103,7 @@ async function main(): Promise<number> {
     const started = Date.now();
     for (const f of files) {
       const inCore = isCore(f);
-      const { tests } = await runFile(join(specDir, f), env, (t) => {
+      const { tests } = await runFile(join(specDir, f), f, env, (t) => {
         if (opts.verbose) {
           const why = t.reason ? ` — ${short(t.reason, 400)}` : '';
           console.log(`    ${t.status.toUpperCase()} ${t.description}${why}`);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { MongoClient, MongoInvalidArgumentError, MongoServerError, MongoTransactionError } from 'mongodb';
 import { exactEquals, type Doc } from './bson-values.js';
 import { CORE_FILES } from './core.js';
+import { tolerateDriver } from './driver-tolerances.js';
 import { checkExpectedEvents, EventRecorder } from './events.js';
 import { checkExpectedError } from './expect-error.js';
 import { AssertionFailure } from './failures.js';
@@ -76,7 +77,7 @@ check('exact extra key', !exactEquals([{ _id: 1 }], [{ _id: 1, x: 1 }]));
 // --- versions, requirements, URIs
 check('version order', compareVersions(parseVersion('4.0.10'), parseVersion('4.0.9')) > 0 && compareVersions(parseVersion('3.6'), parseVersion('4.2.0')) < 0);
 check('version suffix', compareVersions(parseVersion('4.9.0-alpha4-271-g7d5cf02'), parseVersion('4.9')) === 0);
-const info: ServerInfo = { version: [7, 0, 0], versionText: '7.0.0', topology: 'replicaset', auth: false, parameter: async () => undefined };
+const info: ServerInfo = { version: [7, 0, 0], versionText: '7.0.0', topology: 'replicaset', auth: false, secondaries: 0, parameter: async () => undefined };
 const reqs = async (r: unknown): Promise<string | undefined> => requirementsUnmet(r as never, info);
 check('req met', (await reqs([{ minServerVersion: '4.0', topologies: ['replicaset'] }])) === undefined);
 check('req any of', (await reqs([{ topologies: ['sharded'] }, { maxServerVersion: '7.0.5' }])) === undefined);
@@ -136,6 +137,20 @@ check('events match', evOk([ins, fnd]));
 check('events extra', !evOk([ins]) && evOk([ins], true));
 check('events missing', !evOk([ins, fnd, fnd]));
 check('events order', !evOk([fnd, ins]));
+
+// --- driver tolerances (see driver-tolerances.ts)
+const tol = (exp: Doc, act: Doc, name: string): boolean => {
+  const [e, a] = tolerateDriver(exp, act, name);
+  return matches(e, a);
+};
+check('wtimeout 10000 tolerated', tol({ writeConcern: { w: 'majority' } }, { commitTransaction: 1, writeConcern: { w: 'majority', wtimeout: 10000 } }, 'commitTransaction'));
+check('other wtimeout not tolerated', !tol({ writeConcern: { w: 'majority' } }, { commitTransaction: 1, writeConcern: { w: 'majority', wtimeout: 5000 } }, 'commitTransaction'));
+check('wtimeout only for txn commands', !tol({ writeConcern: { w: 1 } }, { insert: 'c', writeConcern: { w: 1, wtimeout: 10000 } }, 'insert'));
+const act = { insert: 'c', lsid };
+check('afterClusterTime on plain write tolerated', tol({ readConcern: { afterClusterTime: { $$exists: true } } }, act, 'insert'));
+check('afterClusterTime in txn not tolerated', !tol({ readConcern: { afterClusterTime: { $$exists: true } } }, { ...act, autocommit: false }, 'insert'));
+check('afterClusterTime on reads not tolerated', !tol({ readConcern: { afterClusterTime: { $$exists: true } } }, { find: 'c' }, 'find'));
+check('readConcern level not tolerated', !tol({ readConcern: { level: 'local' } }, act, 'insert'));
 
 // --- operation tables against the spec files (nothing core may be unsupported)
 const here = dirname(fileURLToPath(import.meta.url));

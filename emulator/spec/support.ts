@@ -83,3 +83,29 @@ export function unsupportedFeature(file: UnifiedFile, test: TestCase): string | 
     throw e;
   }
 }
+
+function clientDefs(defs: Doc[] | undefined, ops: OperationSpec[]): Doc[] {
+  const out: Doc[] = [];
+  const add = (list: unknown): void => {
+    for (const d of Array.isArray(list) ? (list as Doc[]) : []) if (isDocument(d.client)) out.push(d.client);
+  };
+  add(defs);
+  for (const op of ops) if (op.object === 'testRunner' && op.name === 'createEntities') add(op.arguments?.entities);
+  return out;
+}
+
+/**
+ * A client whose read preference is "secondary" cannot even connect (the driver's connect selects
+ * a server by the client's read preference) unless the replica set has a secondary, whatever the
+ * server. Such tests need a deployment with a secondary, which the target may not have.
+ */
+export function needsMissingSecondary(file: UnifiedFile, test: TestCase, secondaries: number): string | undefined {
+  if (secondaries > 0) return undefined;
+  for (const c of clientDefs(file.createEntities, test.operations)) {
+    const rp = isDocument(c.uriOptions) ? c.uriOptions.readPreference : undefined;
+    if (typeof rp === 'string' && rp.toLowerCase() === 'secondary') {
+      return 'needs a replica-set secondary: client readPreference "secondary" and the target has none';
+    }
+  }
+  return undefined;
+}

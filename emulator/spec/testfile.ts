@@ -11,7 +11,8 @@ import type { CollectionData, OperationSpec, TestCase, UnifiedFile } from './for
 import type { OpContext } from './op-types.js';
 import { runOperation } from './operations.js';
 import { requirementsUnmet, type ServerInfo } from './requirements.js';
-import { schemaUnsupported, unsupportedFeature } from './support.js';
+import { driverDeviation } from './driver-deviations.js';
+import { needsMissingSecondary, schemaUnsupported, unsupportedFeature } from './support.js';
 
 export type Status = 'passed' | 'failed' | 'skipped';
 
@@ -118,7 +119,7 @@ function reasonOf(e: unknown): string {
   return `unexpected error: ${describeError(e)}`;
 }
 
-async function runTest(text: string, index: number, env: RunEnv, fileUsesTxn: boolean): Promise<TestResult> {
+async function runTest(rel: string, text: string, index: number, env: RunEnv, fileUsesTxn: boolean): Promise<TestResult> {
   const file = parse(text);
   const test = file.tests[index];
   const skip = (reason: string): TestResult => ({ description: test.description, status: 'skipped', reason });
@@ -127,6 +128,10 @@ async function runTest(text: string, index: number, env: RunEnv, fileUsesTxn: bo
   if (unmet) return skip(unmet);
   const unsupported = unsupportedFeature(file, test);
   if (unsupported) return skip(`runner does not implement ${unsupported}`);
+  const deviation = driverDeviation(rel, test.description);
+  if (deviation) return skip(deviation);
+  const secondary = needsMissingSecondary(file, test, env.info.secondaries);
+  if (secondary) return skip(`not applicable: ${secondary}`);
 
   const ctx: OpContext = {
     entities: new EntityMap({ uri: env.uri, topology: env.info.topology }),
@@ -162,7 +167,13 @@ export interface FileResult {
   tests: TestResult[];
 }
 
-export async function runFile(path: string, env: RunEnv, onTest?: (r: TestResult) => void): Promise<FileResult> {
+/** `rel`: the file's path relative to the spec folder (names it in the driver-deviation list). */
+export async function runFile(
+  path: string,
+  rel: string,
+  env: RunEnv,
+  onTest?: (r: TestResult) => void,
+): Promise<FileResult> {
   const text = await readFile(path, 'utf8');
   const file = parse(text);
   const all = (reason: string, status: Status): FileResult => ({
@@ -175,7 +186,7 @@ export async function runFile(path: string, env: RunEnv, onTest?: (r: TestResult
   const fileUsesTxn = file.tests.some((t) => usesTransactions(t.operations));
   const tests: TestResult[] = [];
   for (let i = 0; i < file.tests.length; i++) {
-    const r = await runTest(text, i, env, fileUsesTxn);
+    const r = await runTest(rel, text, i, env, fileUsesTxn);
     tests.push(r);
     onTest?.(r);
   }
