@@ -86,11 +86,27 @@ export function collectionName(ctx: Ctx): string {
 }
 
 export function getCollection(ctx: Ctx, name = collectionName(ctx)): Collection | undefined {
-  return ctx.state.store.collection(ctx.db, name);
+  return ctx.state.store.collection(ctx.db, name, ctx.txn);
 }
 
-export function ensureCollection(ctx: Ctx, name = collectionName(ctx)): Collection {
-  return ctx.state.store.ensureCollection(ctx.db, name);
+/** Runs fn, waiting out open transactions that block it (outside a transaction only). */
+export async function untilUnblocked<T>(ctx: Ctx, fn: () => T): Promise<T> {
+  for (;;) {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof BlockedByTransaction && !ctx.txn) {
+        await e.until;
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+/** The collection, created implicitly if needed (waiting if another transaction is creating it). */
+export function ensureCollection(ctx: Ctx, name = collectionName(ctx)): Promise<Collection> {
+  return untilUnblocked(ctx, () => ctx.state.store.ensureCollection(ctx.db, name, ctx.txn));
 }
 
 export function sessionKeyOf(ctx: Ctx): string | undefined {

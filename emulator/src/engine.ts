@@ -103,9 +103,16 @@ export function candidates(coll: Collection, filter: Doc | undefined): Iterable<
 }
 
 /** Documents of `coll` matching `filter` as `txn` sees them. */
-export function scan(txn: Txn, coll: Collection | undefined, filter: Doc | undefined, opts: { limit?: number; matcher?: Matcher } = {}): Hit[] {
+export interface ScanOptions {
+  limit?: number;
+  matcher?: Matcher;
+  /** `let` variables for $expr. */
+  variables?: Doc;
+}
+
+export function scan(txn: Txn, coll: Collection | undefined, filter: Doc | undefined, opts: ScanOptions = {}): Hit[] {
   if (!coll) return [];
-  const matcher = opts.matcher ?? compileFilter(filter);
+  const matcher = opts.matcher ?? compileFilter(filter, opts.variables);
   const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
   const out: Hit[] = [];
   let examined = 0;
@@ -125,6 +132,10 @@ export function validateId(id: unknown): void {
   if (Array.isArray(id)) throw new MongoCommandError(Codes.InvalidIdField, `The '_id' value cannot be of type array`);
   if (id instanceof RegExp) throw new MongoCommandError(Codes.InvalidIdField, `The '_id' value cannot be of type regex`);
   if (id === undefined) throw new MongoCommandError(Codes.InvalidIdField, `The '_id' value cannot be undefined`);
+  if (isPlainObject(id)) {
+    const bad = Object.keys(id).find((k) => k.startsWith('$'));
+    if (bad) throw new MongoCommandError(Codes.DollarPrefixedFieldName, `_id fields may not contain '$'-prefixed fields: ${bad} is not valid for storage.`);
+  }
 }
 
 /** Puts _id first (generating an ObjectId if absent), as mongod stores it. */

@@ -1,7 +1,7 @@
 // Query matching, sorting and projection. mingo evaluates the operators; the comparison operators
 // and $sort are replaced by BSON-aware versions (see README "mingo differences") so that numbers of
 // every BSON width compare equal, type bracketing holds and the cross-type order is MongoDB's.
-import { Context, Query } from 'mingo';
+import { Aggregator, Context, Query } from 'mingo';
 import { Lazy, type Iterator } from 'mingo/lazy';
 import type { Options, PipelineOperator, QueryOperator } from 'mingo/types';
 import { Codes, MongoCommandError } from './errors.js';
@@ -140,12 +140,22 @@ export function translateMingoError(e: unknown, kind: 'query' | 'aggregate' | 'u
   return new MongoCommandError(code, msg.replace(/^mingo:\s*/, ''));
 }
 
-export function compileFilter(filter: unknown): Matcher {
+/** Evaluates a command's `let` document: its values are expressions ({$literal: ...}, $$NOW...). */
+export function evalLet(vars: Doc | undefined): Doc | undefined {
+  if (!vars || Object.keys(vars).length === 0) return vars;
+  try {
+    return new Aggregator([{ $replaceWith: vars }], baseOptions).run([{}])[0] as Doc;
+  } catch (e) {
+    throw translateMingoError(e, 'aggregate');
+  }
+}
+
+export function compileFilter(filter: unknown, variables?: Doc): Matcher {
   if (filter === undefined || filter === null) return () => true;
   if (!isPlainObject(filter)) throw new MongoCommandError(Codes.TypeMismatch, "Expected field filter to be of type object");
   if (Object.keys(filter).length === 0) return () => true;
   try {
-    const q = new Query(filter, baseOptions);
+    const q = new Query(filter, variables ? { ...baseOptions, variables } : baseOptions);
     return (doc) => {
       try {
         return q.test(doc);

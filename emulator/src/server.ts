@@ -3,7 +3,7 @@
 // errorLabels).
 import net from 'node:net';
 import { Binary, Long, ObjectId, Timestamp } from 'bson';
-import { handlers, canonicalName } from './commands/index.js';
+import { handlers, canonicalName, refusedCommands } from './commands/index.js';
 import type { ConnInfo, Ctx, EmulatorState } from './context.js';
 import { Cursors } from './cursors.js';
 import { Codes, MongoCommandError } from './errors.js';
@@ -25,9 +25,29 @@ export interface EmulatorOptions {
 
 /** Error codes after which a retryable write / commit may be retried (mongod's RetryableWriteError). */
 const retryableCodes = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150, 13388, 234, 133]);
-/** Errors that make a transaction statement's failure transient (TransientTransactionError). */
-const transientCodes = new Set([Codes.WriteConflict, Codes.NoSuchTransaction, 24, 267]);
+/**
+ * mongod's isTransientTransactionError: WriteConflict, LockTimeout, PreparedTransactionInProgress,
+ * ShardCannotRefreshDueToLocksHeld, snapshot errors and re-targeting errors.
+ */
+const transientCodes = new Set<number>([Codes.WriteConflict, 24, 267, 249, 246, 239, 241, 63, 150, 13388]);
 const MAX_MESSAGE = 48_000_000;
+
+const writeCommands = new Set(['insert', 'update', 'delete', 'findAndModify', 'create', 'drop', 'dropDatabase', 'createIndexes', 'dropIndexes', 'commitTransaction', 'abortTransaction']);
+
+/**
+ * A single-node replica set applies the write but cannot satisfy w > 1 or an unknown tag set; mongod
+ * then reports a writeConcernError next to the (successful) result.
+ */
+function unsatisfiableWriteConcern(cmd: string, body: Doc): Doc | undefined {
+  const wc = body.writeConcern;
+  if (!writeCommands.has(cmd) || wc === null || typeof wc !== 'object') return undefined;
+  const w = (wc as Doc).w;
+  if (typeof w === 'number' && w > 1) return { code: 100, codeName: 'UnsatisfiableWriteConcern', errmsg: 'Not enough data-bearing nodes' };
+  if (typeof w === 'string' && w !== 'majority') {
+    return { code: 79, codeName: 'UnknownReplWriteConcern', errmsg: `No write concern mode named '${w}' found in replica set configuration` };
+  }
+  return undefined;
+}
 
 export class Emulator implements EmulatorState {
   readonly store = new Store();
@@ -150,8 +170,10 @@ export class Emulator implements EmulatorState {
     const labels: string[] = [];
     const inTxn = body.autocommit === false;
     const commitOrAbort = cmd === 'commitTransaction' || cmd === 'abortTransaction';
-    if (inTxn && !commitOrAbort && code !== undefined && (transientCodes.has(code) || retryableCodes.has(code))) labels.push('TransientTransactionError');
-    if (inTxn && commitOrAbort && code === Codes.NoSuchTransaction && wcCode === undefined) labels.push('TransientTransactionError');
+    if (inTxn && code !== undefined) {
+      const transient = transientCodes.has(code) || (code === Codes.NoSuchTransaction && (!commitOrAbort || wcCode === undefined)) || (!commitOrAbort && retryableCodes.has(code));
+      if (transient) labels.push('TransientTransactionError');
+    }
     const retryableWrite = body.txnNumber !== undefined && body.autocommit === undefined;
     if ((retryableWrite || commitOrAbort) && ((code !== undefined && retryableCodes.has(code)) || (wcCode !== undefined && retryableCodes.has(wcCode)))) {
       labels.push('RetryableWriteError');
@@ -179,7 +201,12 @@ export class Emulator implements EmulatorState {
     const name = Object.keys(body)[0] ?? '';
     const cmd = canonicalName(name);
     const handler = handlers[name];
-    if (!handler) return this.errorReply(new MongoCommandError(Codes.CommandNotFound, `no such command: '${name}'`), cmd, body);
+    if (!handler) {
+      const err = refusedCommands.has(name)
+        ? new MongoCommandError(Codes.NotImplemented, `The emulator does not support the '${name}' command`)
+        : new MongoCommandError(Codes.CommandNotFound, `no such command: '${name}'`);
+      return this.errorReply(err, cmd, body);
+    }
     if (legacy && cmd !== 'hello' && cmd !== 'isMaster') {
       return this.errorReply(new MongoCommandError(352, `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade.`, { codeName: 'UnsupportedOpQueryCommand' }), cmd, body);
     }
@@ -210,10 +237,11 @@ export class Emulator implements EmulatorState {
     if (tctx.txn && Array.isArray(reply.writeErrors) && reply.writeErrors.length) tctx.session?.abortTxn();
     reply.ok = 1;
     if (tctx.retryableTxnNumber !== undefined && tctx.session) tctx.session.retryReply = { ...reply };
-    if (fp?.writeConcernError) {
-      reply.writeConcernError = fp.writeConcernError;
-      const wcCode = typeof fp.writeConcernError.code === 'number' ? fp.writeConcernError.code : undefined;
-      const labels = fp.errorLabels ?? this.labelsFor(cmd, body, undefined, wcCode);
+    const wce = fp?.writeConcernError ?? unsatisfiableWriteConcern(cmd, body);
+    if (wce) {
+      reply.writeConcernError = wce;
+      const wcCode = typeof wce.code === 'number' ? wce.code : undefined;
+      const labels = fp?.errorLabels ?? this.labelsFor(cmd, body, undefined, wcCode);
       if (labels.length) reply.errorLabels = labels;
     }
     return this.envelope(reply);

@@ -2,6 +2,7 @@
 // tombstone). A transaction reads the newest version at or before its snapshot, overlaid with its
 // own buffered writes, and publishes all of them at commit under one new timestamp. Versions that
 // no open snapshot can see any more are pruned.
+import { BlockedByTransaction, writeConflict } from './errors.js';
 import { Index, type IndexSpec } from './indexes.js';
 import type { Txn } from './txn.js';
 import { type Doc } from './values.js';
@@ -40,6 +41,8 @@ export class Collection {
   readonly indexes = new Map<string, Index>();
   private seq = 0;
   dropped = false;
+  /** Set while the collection exists only inside the transaction that created it. */
+  pendingTxn: Txn | null = null;
 
   constructor(
     readonly store: Store,
@@ -128,27 +131,51 @@ export class Store {
   /** Documents examined by queries (a time-independent proof of index use in tests). */
   readonly stats = { docsExamined: 0, commits: 0 };
 
-  collection(db: string, name: string): Collection | undefined {
+  /** The collection as `txn` sees it: one created by another, still open transaction is invisible. */
+  collection(db: string, name: string, txn?: Txn): Collection | undefined {
     const c = this.dbs.get(db)?.get(name);
-    return c && !c.dropped ? c : undefined;
+    if (!c || c.dropped) return undefined;
+    return c.pendingTxn && c.pendingTxn !== txn ? undefined : c;
   }
 
-  createCollection(db: string, name: string, options: CollectionOptions = {}): Collection {
+  /** A collection another open transaction is creating: conflict (in a transaction) or wait. */
+  private checkPending(db: string, name: string, txn?: Txn): void {
+    const c = this.dbs.get(db)?.get(name);
+    if (c && c.pendingTxn && c.pendingTxn !== txn) {
+      if (txn && !txn.autocommit) throw writeConflict();
+      throw new BlockedByTransaction(c.pendingTxn.ended);
+    }
+  }
+
+  /**
+   * Creates a collection. Inside a multi-document transaction it stays private to that transaction
+   * until commit and disappears on abort, as in MongoDB 4.4+.
+   */
+  createCollection(db: string, name: string, options: CollectionOptions = {}, txn?: Txn): Collection {
+    this.checkPending(db, name, txn);
     let colls = this.dbs.get(db);
     if (!colls) this.dbs.set(db, (colls = new Map()));
     const c = new Collection(this, db, name, options);
     c.addIndex({ v: 2, key: { _id: 1 }, name: '_id_' });
     colls.set(name, c);
+    if (txn && !txn.autocommit) {
+      c.pendingTxn = txn;
+      txn.onEnd.push((committed) => {
+        c.pendingTxn = null;
+        if (!committed && this.dbs.get(db)?.get(name) === c) this.dropCollection(db, name);
+      });
+    }
     return c;
   }
 
-  ensureCollection(db: string, name: string): Collection {
-    return this.collection(db, name) ?? this.createCollection(db, name);
+  ensureCollection(db: string, name: string, txn?: Txn): Collection {
+    this.checkPending(db, name, txn);
+    return this.collection(db, name, txn) ?? this.createCollection(db, name, {}, txn);
   }
 
   dropCollection(db: string, name: string): boolean {
-    const c = this.collection(db, name);
-    if (!c) return false;
+    const c = this.dbs.get(db)?.get(name);
+    if (!c || c.dropped) return false;
     c.dropped = true;
     this.dbs.get(db)?.delete(name);
     for (const chain of c.chains.values()) this.dirty.delete(chain);

@@ -10,6 +10,7 @@ export function ttlPass(store: Store, now = Date.now()): number {
   let removed = 0;
   for (const colls of store.dbs.values()) {
     for (const coll of colls.values()) {
+      if (coll.pendingTxn) continue;
       for (const ix of coll.indexes.values()) {
         const secs = ix.spec.expireAfterSeconds;
         if (typeof secs !== 'number' || ix.fields.length !== 1) continue;

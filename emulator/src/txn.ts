@@ -15,6 +15,8 @@ export class Txn {
   /** Documents this transaction holds the write intent on (a superset of writes' keys). */
   private readonly claimed = new Set<DocChain>();
   state: TxnState = 'active';
+  /** Callbacks run when the transaction ends (true = committed); used by catalog changes. */
+  readonly onEnd: ((committed: boolean) => void)[] = [];
   readonly ended: Promise<void>;
   private resolveEnded!: () => void;
 
@@ -102,6 +104,7 @@ export class Txn {
     for (const chain of this.claimed) chain.owner = null;
     this.store.afterCommit(this.claimed);
     this.claimed.clear();
+    for (const f of this.onEnd) f(true);
     this.resolveEnded();
   }
 
@@ -119,6 +122,7 @@ export class Txn {
     }
     this.claimed.clear();
     this.writes.clear();
+    for (const f of this.onEnd) f(false);
     this.resolveEnded();
   }
 }

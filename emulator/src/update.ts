@@ -96,13 +96,15 @@ export interface UpdateOptions {
   filter?: Doc;
   /** True when building the document an upsert inserts ($setOnInsert applies). */
   inserting?: boolean;
+  /** `let` variables (pipeline updates). */
+  variables?: Doc;
 }
 
 /** Returns the updated copy of `doc`; `doc` itself is never mutated. */
 export function applyUpdate(doc: Doc, u: unknown, opts: UpdateOptions = {}): Doc {
   const kind = updateKind(u);
   if (kind === 'replacement') return replacement(doc, u as Doc);
-  if (kind === 'pipeline') return pipelineUpdate(doc, u as Doc[]);
+  if (kind === 'pipeline') return pipelineUpdate(doc, u as Doc[], opts.variables);
   const ops = { ...(u as Doc) };
   validateOperators(doc, ops);
   const onInsert = ops.$setOnInsert as Doc | undefined;
@@ -140,7 +142,7 @@ function replacement(doc: Doc, r: Doc): Doc {
   return doc._id === undefined ? { ...cloneDoc(r) } : { _id: doc._id, ...rest };
 }
 
-function pipelineUpdate(doc: Doc, stages: Doc[]): Doc {
+function pipelineUpdate(doc: Doc, stages: Doc[], variables?: Doc): Doc {
   for (const st of stages) {
     const name = isPlainObject(st) ? Object.keys(st)[0] : undefined;
     if (!name || !pipelineStages.has(name)) {
@@ -149,15 +151,17 @@ function pipelineUpdate(doc: Doc, stages: Doc[]): Doc {
   }
   let out: Doc[];
   try {
-    out = new Aggregator(stages, baseOptions).run([cloneDoc(doc)]);
+    out = new Aggregator(stages, variables ? { ...baseOptions, variables } : baseOptions).run([cloneDoc(doc)]);
   } catch (e) {
     throw translateMingoError(e, 'aggregate');
   }
   const res = out[0] ?? {};
+  // A pipeline that drops _id (e.g. $replaceRoot) keeps the original one, as in mongod.
+  if (res._id === undefined) return doc._id === undefined ? res : { _id: doc._id, ...res };
   if (doc._id !== undefined && keyOf(res._id) !== keyOf(doc._id)) {
     throw new MongoCommandError(Codes.ImmutableField, `Performing an update on the path '_id' would modify the immutable field '_id'`);
   }
-  return res._id === undefined ? res : { _id: res._id, ...res };
+  return { _id: res._id, ...res };
 }
 
 /** Equality fields of an upsert's filter: the seed of the inserted document. */

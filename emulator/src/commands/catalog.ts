@@ -1,7 +1,7 @@
 // Databases, collections and indexes: listDatabases, dropDatabase, listCollections, create, drop,
 // createIndexes, listIndexes, dropIndexes.
 import { UUID } from 'bson';
-import { collectionName, getCollection, readStatement, type Handler } from '../context.js';
+import { collectionName, ensureCollection, getCollection, untilUnblocked, type Handler } from '../context.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import { Index, sameIndex, validateIndexSpec, type IndexSpec } from '../indexes.js';
 import { compileFilter } from '../query.js';
@@ -31,7 +31,7 @@ function liveCount(c: Collection): number {
 }
 
 export const listDatabases: Handler = (ctx) => {
-  const dbs = [...ctx.state.store.dbs.entries()].filter(([, colls]) => colls.size > 0);
+  const dbs = [...ctx.state.store.dbs.entries()].filter(([, colls]) => [...colls.values()].some((c) => !c.pendingTxn));
   const nameOnly = ctx.body.nameOnly === true;
   let out: Doc[] = dbs.map(([name, colls]) => {
     const size = [...colls.values()].reduce((s, c) => s + liveCount(c) * 64, 0);
@@ -49,7 +49,7 @@ export const dropDatabase: Handler = (ctx) => {
 };
 
 export const listCollections: Handler = (ctx) => {
-  const colls = [...(ctx.state.store.dbs.get(ctx.db)?.values() ?? [])];
+  const colls = [...(ctx.state.store.dbs.get(ctx.db)?.values() ?? [])].filter((c) => !c.pendingTxn);
   const nameOnly = ctx.body.nameOnly === true;
   let docs: Doc[] = colls.map((c) => ({
     name: c.name,
@@ -65,7 +65,7 @@ export const listCollections: Handler = (ctx) => {
   return ctx.state.cursors.first(`${ctx.db}.$cmd.listCollections`, docs, batchSize, false, ctx.session?.id);
 };
 
-export const create: Handler = (ctx) => {
+export const create: Handler = async (ctx) => {
   const name = collectionName(ctx);
   const options: Doc = {};
   for (const [k, v] of Object.entries(ctx.body)) {
@@ -73,8 +73,10 @@ export const create: Handler = (ctx) => {
     if (!harmlessCreateOptions.has(k)) throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support the collection option '${k}'`);
     options[k] = v;
   }
-  if (ctx.state.store.collection(ctx.db, name)) throw new MongoCommandError(Codes.NamespaceExists, `Collection ${ctx.db}.${name} already exists.`);
-  ctx.state.store.createCollection(ctx.db, name, options);
+  await untilUnblocked(ctx, () => {
+    if (ctx.state.store.collection(ctx.db, name, ctx.txn)) throw new MongoCommandError(Codes.NamespaceExists, `Collection ${ctx.db}.${name} already exists.`);
+    ctx.state.store.createCollection(ctx.db, name, options, ctx.txn);
+  });
   return {};
 };
 
@@ -102,18 +104,19 @@ function checkExistingUnique(coll: Collection, spec: IndexSpec): void {
   }
 }
 
-export const createIndexes: Handler = (ctx) => {
+export const createIndexes: Handler = async (ctx) => {
   const name = collectionName(ctx);
   const specs = ctx.body.indexes;
   if (!Array.isArray(specs) || specs.length === 0) throw new MongoCommandError(Codes.BadValue, 'Must specify at least one index to create');
   const store = ctx.state.store;
-  let coll = store.collection(ctx.db, name);
-  const created = !coll;
-  if (coll && ctx.txn && readStatement(ctx, (txn) => [...coll!.chains.values()].some((c) => txn.read(c)))) {
+  const existing = store.collection(ctx.db, name, ctx.txn);
+  // In a transaction, indexes may only be built on a collection the same transaction created.
+  if (existing && ctx.txn && existing.pendingTxn !== ctx.txn) {
     throw new MongoCommandError(Codes.OperationNotSupportedInTransaction, `Cannot create new indexes on existing collection ${ctx.db}.${name} in a multi-document transaction.`);
   }
   const validated = specs.map(validateIndexSpec);
-  coll = coll ?? store.createCollection(ctx.db, name);
+  const created = !existing;
+  const coll = existing ?? (await ensureCollection(ctx, name));
   const before = coll.indexes.size;
   for (const spec of validated) {
     const sameName = coll.indexes.get(spec.name);

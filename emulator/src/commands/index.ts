@@ -49,3 +49,14 @@ export function canonicalName(name: string): string {
   if (name === 'buildinfo') return 'buildInfo';
   return name;
 }
+
+/** Real mongod commands the emulator does not implement: refused with NotImplemented, not "no such command". */
+export const refusedCommands = new Set([
+  'collMod', 'renameCollection', 'mapReduce', 'validate', 'compact', 'reIndex', 'explain', 'geoNear', 'geoSearch', 'currentOp',
+  'killOp', 'fsync', 'fsyncUnlock', 'dbStats', 'collStats', 'dataSize', 'convertToCapped', 'cloneCollectionAsCapped',
+  'createUser', 'dropUser', 'updateUser', 'usersInfo', 'createRole', 'saslStart', 'saslContinue', 'authenticate', 'logout',
+  'replSetGetStatus', 'replSetGetConfig', 'replSetStepDown', 'shutdown', 'setFeatureCompatibilityVersion', 'bulkWrite',
+  'listSearchIndexes', 'createSearchIndexes', 'dropSearchIndex', 'updateSearchIndex', 'refreshSessions', 'startSession',
+  'getLog', 'setParameter', 'getCmdLineOpts', 'hostInfo', 'top', 'profile', 'analyze', 'checkMetadataConsistency',
+  'clearJumboFlag', 'cleanupOrphaned', 'getDefaultRWConcern', 'setDefaultRWConcern', 'aggregateClusterTime',
+]);

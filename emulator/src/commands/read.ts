@@ -3,12 +3,14 @@ import { ProcessingMode, Aggregator } from 'mingo';
 import { collectionName, getCollection, readStatement, type Ctx, type Handler } from '../context.js';
 import { scan } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
-import { applyProjection, baseOptions, compileFilter, sortDocs, translateMingoError, validateSort } from '../query.js';
+import { applyProjection, baseOptions, compileFilter, evalLet, sortDocs, translateMingoError, validateSort } from '../query.js';
 import type { Txn } from '../txn.js';
 import { cloneDoc, compareValues, isPlainObject, keyOf, pathValues, type Doc } from '../values.js';
 import { checkCollation, checkHint } from './common.js';
 
-const refusedFindOptions = ['tailable', 'awaitData', 'min', 'max', 'returnKey', 'showRecordId', 'oplogReplay', 'let'];
+const refusedFindOptions = ['tailable', 'awaitData', 'min', 'max', 'returnKey', 'showRecordId', 'oplogReplay'];
+
+const letOf = (ctx: Ctx): Doc | undefined => (isPlainObject(ctx.body.let) ? evalLet(ctx.body.let) : undefined);
 
 function intArg(ctx: Ctx, name: string): number | undefined {
   const v = ctx.body[name];
@@ -45,7 +47,7 @@ export const find: Handler = (ctx) => {
   if (batchSize !== undefined && batchSize < 0) throw new MongoCommandError(Codes.BadValue, "BSON field 'batchSize' value must be >= 0, actual value '" + batchSize + "'");
   const coll = getCollection(ctx, name);
   checkHint(coll, b.hint);
-  let docs = readStatement(ctx, (txn) => scan(txn, coll, filter, { limit: sort || !limit ? 0 : skip + limit }).map((h) => h.doc));
+  let docs = readStatement(ctx, (txn) => scan(txn, coll, filter, { limit: sort || !limit ? 0 : skip + limit, variables: letOf(ctx) }).map((h) => h.doc));
   if (sort) docs = sortDocs(docs, sort);
   if (skip) docs = docs.slice(skip);
   if (limit) docs = docs.slice(0, limit);
@@ -163,7 +165,7 @@ export const aggregate: Handler = (ctx) => {
       const first = pipeline[0];
       const filter = first && '$match' in first ? (first.$match as Doc) : undefined;
       if (filter) rest = pipeline.slice(1);
-      input = scan(txn, coll, filter).map((h) => h.doc);
+      input = scan(txn, coll, filter, { variables: letOf(ctx) }).map((h) => h.doc);
     }
     if (rest.length === 0) return input;
     if (mutates) input = input.map(cloneDoc);
@@ -171,7 +173,7 @@ export const aggregate: Handler = (ctx) => {
       return new Aggregator(rest, {
         ...baseOptions,
         processingMode: ProcessingMode.CLONE_OFF,
-        variables: isPlainObject(b.let) ? b.let : undefined,
+        variables: letOf(ctx),
         collectionResolver: (name: string) => snapshotDocs(txn, ctx, name),
       }).run(input);
     } catch (e) {

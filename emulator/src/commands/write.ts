@@ -1,9 +1,9 @@
 // insert, update, delete and findAndModify with mongod's reply shapes (n, nModified, upserted,
 // writeErrors[{index, code, errmsg, keyPattern, keyValue}], lastErrorObject/value).
-import { ensureCollection, getCollection, writeStatement, type Ctx, type Handler } from '../context.js';
+import { collectionName, ensureCollection, getCollection, writeStatement, type Ctx, type Handler } from '../context.js';
 import { deleteDoc, insertDoc, replaceDoc, scan } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
-import { applyProjection, compileFilter, sortDocs, validateSort } from '../query.js';
+import { applyProjection, compileFilter, evalLet, sortDocs, validateSort } from '../query.js';
 import type { Collection } from '../storage.js';
 import type { Txn } from '../txn.js';
 import { applyUpdate, updateKind, upsertSeed } from '../update.js';
@@ -48,11 +48,23 @@ function requireArray(ctx: Ctx, field: string): Doc[] {
   return v as Doc[];
 }
 
+const updateFields = new Set(['q', 'u', 'upsert', 'multi', 'arrayFilters', 'hint', 'collation', 'c', 'upsertSupplied']);
+const deleteFields = new Set(['q', 'limit', 'hint', 'collation']);
+
+/** Unknown statement fields fail the whole command while parsing, as in mongod (7.0 has no update sort). */
+function checkFields(ctx: Ctx, field: string, stmts: object[], allowed: Set<string>): void {
+  for (const s of stmts) {
+    for (const k of Object.keys(s)) {
+      if (!allowed.has(k)) throw new MongoCommandError(40415, `BSON field '${ctx.cmd}.${field}.${k}' is an unknown field.`, { codeName: 'Location40415' });
+    }
+  }
+}
+
 const withErrors = (reply: Doc, errors: WriteError[]): Doc => (errors.length ? { ...reply, writeErrors: errors } : reply);
 
 export const insert: Handler = async (ctx) => {
   const docs = requireArray(ctx, 'documents');
-  const coll = ensureCollection(ctx);
+  const coll = await ensureCollection(ctx);
   let n = 0;
   const errors = await runStatements(ctx, docs, ctx.body.ordered !== false, async (doc) => {
     await writeStatement(ctx, (txn) => insertDoc(txn, coll, doc));
@@ -70,6 +82,7 @@ interface UpdateStmt {
   hint?: unknown;
   collation?: unknown;
   sort?: unknown;
+  c?: Doc;
 }
 
 function validateUpdateStmt(coll: Collection | undefined, s: UpdateStmt): void {
@@ -77,20 +90,31 @@ function validateUpdateStmt(coll: Collection | undefined, s: UpdateStmt): void {
   if (s.u === undefined) throw new MongoCommandError(Codes.FailedToParse, "BSON field 'update.updates.u' is missing but a required field");
   checkCollation(s.collation);
   checkHint(coll, s.hint);
-  if (s.sort !== undefined) throw new MongoCommandError(Codes.NotImplemented, "The emulator does not support 'sort' on update statements");
   if (s.multi && updateKind(s.u) === 'replacement') {
     throw new MongoCommandError(Codes.FailedToParse, 'multi update is not supported for replacement-style update');
   }
 }
 
 /** The document an upsert inserts when nothing matches. */
-export function upsertDocument(filter: Doc | undefined, u: unknown, arrayFilters?: Doc[]): Doc {
+export function upsertDocument(filter: Doc | undefined, u: unknown, arrayFilters?: Doc[], variables?: Doc): Doc {
   const seed = upsertSeed(filter);
   if (updateKind(u) === 'replacement') {
     const repl = applyUpdate({}, u);
     return '_id' in repl || seed._id === undefined ? repl : { _id: seed._id, ...repl };
   }
-  return applyUpdate(seed, u, { inserting: true, arrayFilters, filter });
+  return applyUpdate(seed, u, { inserting: true, arrayFilters, filter, variables });
+}
+
+/** Command-level `let` merged with a statement's own variables (`c`). */
+export function letVars(ctx: Ctx, stmtVars?: unknown): Doc | undefined {
+  const top = isPlainObject(ctx.body.let) ? ctx.body.let : undefined;
+  const own = isPlainObject(stmtVars) ? stmtVars : undefined;
+  return top || own ? evalLet({ ...top, ...own }) : undefined;
+}
+
+/** Implicit creation inside a write statement (an upsert's insert). */
+function createIfMissing(ctx: Ctx, txn: Txn): Collection {
+  return ctx.state.store.ensureCollection(ctx.db, collectionName(ctx), ctx.txn ?? txn);
 }
 
 interface StmtResult {
@@ -100,17 +124,18 @@ interface StmtResult {
 }
 
 function updateOnce(ctx: Ctx, txn: Txn, s: UpdateStmt): StmtResult {
-  const matcher = compileFilter(s.q);
+  const variables = letVars(ctx, s.c);
+  const matcher = compileFilter(s.q, variables);
   const existing = getCollection(ctx);
   const hits = existing ? scan(txn, existing, s.q, { limit: s.multi ? 0 : 1, matcher }) : [];
   if (hits.length === 0) {
     if (!s.upsert) return { n: 0, nModified: 0 };
-    const doc = insertDoc(txn, ensureCollection(ctx), upsertDocument(s.q, s.u, s.arrayFilters));
+    const doc = insertDoc(txn, createIfMissing(ctx, txn), upsertDocument(s.q, s.u, s.arrayFilters, variables));
     return { n: 1, nModified: 0, upsertedId: doc._id };
   }
   let nModified = 0;
   for (const h of hits) {
-    const next = applyUpdate(h.doc, s.u, { arrayFilters: s.arrayFilters, filter: s.q });
+    const next = applyUpdate(h.doc, s.u, { arrayFilters: s.arrayFilters, filter: s.q, variables });
     if (keyOf(next) === keyOf(h.doc)) continue;
     replaceDoc(txn, h.chain.coll, h.chain, next);
     nModified++;
@@ -120,6 +145,7 @@ function updateOnce(ctx: Ctx, txn: Txn, s: UpdateStmt): StmtResult {
 
 export const update: Handler = async (ctx) => {
   const stmts = requireArray(ctx, 'updates') as UpdateStmt[];
+  checkFields(ctx, 'updates', stmts, updateFields);
   const existing = getCollection(ctx);
   let n = 0;
   let nModified = 0;
@@ -145,6 +171,7 @@ interface DeleteStmt {
 
 export const del: Handler = async (ctx) => {
   const stmts = requireArray(ctx, 'deletes') as DeleteStmt[];
+  checkFields(ctx, 'deletes', stmts, deleteFields);
   const coll = getCollection(ctx);
   let n = 0;
   const errors = await runStatements(ctx, stmts, ctx.body.ordered !== false, async (s) => {
@@ -154,7 +181,7 @@ export const del: Handler = async (ctx) => {
     checkHint(coll, s.hint);
     if (!coll) return;
     n += await writeStatement(ctx, (txn) => {
-      const hits = scan(txn, coll, s.q, { limit: s.limit });
+      const hits = scan(txn, coll, s.q, { limit: s.limit, variables: letVars(ctx) });
       for (const h of hits) deleteDoc(txn, h.chain);
       return hits.length;
     });
@@ -177,10 +204,11 @@ export const findAndModify: Handler = async (ctx) => {
   const existing = getCollection(ctx);
   checkHint(existing, b.hint);
   if (!remove) updateKind(b.update);
-  const coll = remove ? existing : ensureCollection(ctx);
 
   const result = await writeStatement(ctx, (txn): Doc => {
-    const matcher = compileFilter(query);
+    const coll = getCollection(ctx);
+    const variables = letVars(ctx);
+    const matcher = compileFilter(query, variables);
     let hits = coll ? scan(txn, coll, query, { limit: sort ? 0 : 1, matcher }) : [];
     if (sort && hits.length > 1) {
       const order = new Map(hits.map((h) => [h.doc, h]));
@@ -192,14 +220,13 @@ export const findAndModify: Handler = async (ctx) => {
       deleteDoc(txn, hit.chain);
       return { lastErrorObject: { n: 1 }, value: hit.doc };
     }
-    const target = coll!;
     if (!hit) {
       if (b.upsert !== true) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null };
-      const doc = insertDoc(txn, target, upsertDocument(query, b.update, arrayFilters));
+      const doc = insertDoc(txn, createIfMissing(ctx, txn), upsertDocument(query, b.update, arrayFilters, variables));
       return { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: b.new === true ? doc : null };
     }
-    const next = applyUpdate(hit.doc, b.update, { arrayFilters, filter: query });
-    if (keyOf(next) !== keyOf(hit.doc)) replaceDoc(txn, target, hit.chain, next);
+    const next = applyUpdate(hit.doc, b.update, { arrayFilters, filter: query, variables });
+    if (keyOf(next) !== keyOf(hit.doc)) replaceDoc(txn, hit.chain.coll, hit.chain, next);
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: b.new === true ? next : hit.doc };
   });
   if (result.value && b.fields !== undefined && b.fields !== null) {
