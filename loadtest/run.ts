@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Api } from './lib/api.js';
 import { writeBenchmarks } from './lib/benchmarks.js';
+import { compileForLoad } from './lib/build.js';
 import type { ScenarioContext } from './lib/context.js';
 import { newRunId } from './lib/fixtures.js';
 import { type LoadOptions, parseOptions, SCENARIOS, type ScenarioName, UsageError } from './lib/options.js';
@@ -90,6 +91,7 @@ async function main(): Promise<number> {
   }
   const command = `npm run loadtest -- ${process.argv.slice(2).join(' ')}`.trim();
   const names: ScenarioName[] = opts.scenario === 'all' ? [...SCENARIOS] : [opts.scenario];
+  if (!opts.tsx) compileForLoad(log);
   const results: ScenarioResult[] = [];
   let base = opts.scenario === 'all' ? undefined : storedBaseline();
   for (const name of names) {

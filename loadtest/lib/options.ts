@@ -20,6 +20,8 @@ export interface LoadOptions {
   mongo: 'inline' | 'process';
   /** The server child's LOG_LEVEL (production logs one line per request at info). */
   logLevel: string;
+  /** Run the children from TypeScript through tsx instead of compiling them first. */
+  tsx: boolean;
 }
 
 const USAGE = `usage: npm run loadtest -- <${[...SCENARIOS, 'all'].join('|')}> [options]
@@ -30,7 +32,8 @@ const USAGE = `usage: npm run loadtest -- <${[...SCENARIOS, 'all'].join('|')}> [
   --url URL         target a running service (setup needs ADMIN_EMAIL/ADMIN_PASSWORD of its admin)
   --mongo inline|process   embedded MongoDB inside the server child or as its own process (default process)
   --log-level L     server LOG_LEVEL (default info)
-  --profile         CPU-profile the server child (node --cpu-prof)`;
+  --profile         CPU-profile the server child (node --cpu-prof)
+  --tsx             run the server from source through tsx (skips the tsc build; slower start)`;
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -58,6 +61,7 @@ export function parseOptions(argv: string[]): LoadOptions {
       mongo: { type: 'string' },
       'log-level': { type: 'string' },
       profile: { type: 'boolean', default: false },
+      tsx: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -79,5 +83,6 @@ export function parseOptions(argv: string[]): LoadOptions {
     profile: values.profile ?? false,
     mongo,
     logLevel: values['log-level'] ?? 'info',
+    tsx: values.tsx ?? false,
   };
 }

@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COMPILED_ROOT } from './build.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const LOG_DIR = join(tmpdir(), 'ticketing-loadtest');
@@ -29,21 +30,22 @@ function isReady(message: unknown): message is ReadyMessage {
 }
 
 /**
- * Runs a TypeScript entry (through tsx) as its own Node process, so the load generator and the
- * process under load never share one event loop. Its stdout/stderr go to a log file, not to a pipe
- * this process would have to drain while it is busy generating load.
+ * Runs an entry as its own Node process, so the load generator and the process under load never
+ * share one event loop: the tsc output of `entry` (see build.ts), or the TypeScript source through
+ * tsx when `compiled` is false. Its stdout/stderr go to a log file, not to a pipe this process
+ * would have to drain while it is busy generating load.
  */
 export async function startChild(
   name: string,
   entry: string,
   env: NodeJS.ProcessEnv,
-  nodeArgs: string[] = [],
-  startTimeoutMs = 120_000,
+  { nodeArgs = [], compiled = true, startTimeoutMs = 120_000 }: { nodeArgs?: string[]; compiled?: boolean; startTimeoutMs?: number } = {},
 ): Promise<Child> {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${name}.log`);
   const fd = openSync(logFile, 'w');
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(PROJECT_ROOT, entry)], {
+  const args = compiled ? [join(COMPILED_ROOT, entry.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', join(PROJECT_ROOT, entry)];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', fd, fd, 'ipc'],

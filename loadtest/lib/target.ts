@@ -27,7 +27,7 @@ function profileArgs(opts: LoadOptions, name: string): string[] {
 
 /** The bare Fastify ceiling, always started here (it is a property of this machine). */
 export async function startBaseline(opts: LoadOptions): Promise<Target> {
-  const child = await startChild('baseline-server', 'loadtest/lib/children/baseline.ts', { ...process.env }, profileArgs(opts, 'baseline'));
+  const child = await startChild('baseline-server', 'loadtest/lib/children/baseline.ts', { ...process.env }, { nodeArgs: profileArgs(opts, 'baseline'), compiled: !opts.tsx });
   return {
     baseUrl: `http://127.0.0.1:${child.ready.port}`,
     description: `bare Fastify child process (pid ${child.pid})`,
@@ -66,7 +66,10 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
     let mongoUri = process.env.MONGODB_URI;
     let mongoKind = 'MONGODB_URI';
     if (!mongoUri && opts.mongo === 'process') {
-      const mongo = await startChild(`${scenario}-mongo`, 'loadtest/lib/children/mongo.ts', { ...process.env }, profileArgs(opts, `${scenario}-mongo`));
+      const mongo = await startChild(`${scenario}-mongo`, 'loadtest/lib/children/mongo.ts', { ...process.env }, {
+        nodeArgs: profileArgs(opts, `${scenario}-mongo`),
+        compiled: !opts.tsx,
+      });
       children.push(mongo);
       mongoUri = mongo.ready.uri;
       mongoKind = `${mongo.ready.kind} in its own process (pid ${mongo.pid})`;
@@ -93,12 +96,15 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       ADMIN_PASSWORD: admin.password,
       DOCS_ENABLED: 'false',
     };
-    const server = await startChild(`${scenario}-server`, 'loadtest/lib/children/service.ts', env, profileArgs(opts, `${scenario}-server`));
+    const server = await startChild(`${scenario}-server`, 'loadtest/lib/children/service.ts', env, {
+      nodeArgs: profileArgs(opts, `${scenario}-server`),
+      compiled: !opts.tsx,
+    });
     children.push(server);
     const mongoText = mongoUri ? mongoKind : (server.ready.kind ?? 'embedded, inline');
     return {
       baseUrl: `http://127.0.0.1:${server.ready.port}`,
-      description: `service child process (pid ${server.pid}, LOG_LEVEL=${opts.logLevel}); MongoDB: ${mongoText}; Redis ${REDIS_URL}`,
+      description: `service child process (${opts.tsx ? 'TypeScript through tsx' : 'tsc output'}, pid ${server.pid}, LOG_LEVEL=${opts.logLevel}); MongoDB: ${mongoText}; Redis ${REDIS_URL}`,
       admin,
       redisPrefix,
       children,
