@@ -1,8 +1,16 @@
 // Query matching, sorting and projection. mingo evaluates the operators; the comparison operators
 // and $sort are replaced by BSON-aware versions (see README "mingo differences") so that numbers of
 // every BSON width compare equal, type bracketing holds and the cross-type order is MongoDB's.
-import { Aggregator, Context, Query } from 'mingo';
+import { Aggregator } from 'mingo/aggregator';
+import { Context } from 'mingo/core';
 import { Lazy, type Iterator } from 'mingo/lazy';
+import * as accumulatorOps from 'mingo/operators/accumulator';
+import * as expressionOps from 'mingo/operators/expression';
+import * as pipelineOps from 'mingo/operators/pipeline';
+import * as projectionOps from 'mingo/operators/projection';
+import * as mingoQueryOps from 'mingo/operators/query';
+import * as windowOps from 'mingo/operators/window';
+import { Query } from 'mingo/query';
 import type { Options, PipelineOperator, QueryOperator } from 'mingo/types';
 import { Codes, MongoCommandError } from './errors.js';
 import { compareValues, isPlainObject, pathValues, typeRank, valuesEqual, type Doc } from './values.js';
@@ -117,9 +125,18 @@ const sortStage = (coll: Iterator, expr: unknown): Iterator => {
   return coll.transform((items: unknown[]) => Lazy(sortDocs(items as Doc[], spec)));
 };
 
+// One context with every mingo operator and our replacements, built once. (mingo's top-level
+// Query/Aggregator merge contexts on every construction, and the merge keeps mingo's own operators
+// over the ones passed in, so replacements there would be silently ignored.)
+type Ops<T> = Record<`$${string}`, T>;
+type InitOps = NonNullable<Parameters<typeof Context.init>[0]>;
 export const emulatorContext = Context.init({
-  query: queryOps as unknown as Record<`$${string}`, QueryOperator>,
-  pipeline: { $sort: sortStage as unknown as PipelineOperator },
+  accumulator: accumulatorOps as unknown as InitOps['accumulator'],
+  expression: expressionOps as unknown as InitOps['expression'],
+  projection: projectionOps as unknown as InitOps['projection'],
+  window: windowOps as unknown as InitOps['window'],
+  query: { ...(mingoQueryOps as unknown as Ops<QueryOperator>), ...(queryOps as unknown as Ops<QueryOperator>) },
+  pipeline: { ...(pipelineOps as unknown as Ops<PipelineOperator>), $sort: sortStage as unknown as PipelineOperator },
 });
 
 export const baseOptions: Partial<Options> = {

@@ -1,6 +1,7 @@
 // Update documents: operator updates (evaluated by mingo after MongoDB's type checks, which mingo
 // skips), replacements, pipeline updates, and the document an upsert inserts.
-import { update as mingoUpdate, Aggregator } from 'mingo';
+import { Aggregator } from 'mingo/aggregator';
+import { update as mingoUpdate } from 'mingo/updater';
 import { Codes, MongoCommandError } from './errors.js';
 import { baseOptions, translateMingoError } from './query.js';
 import { bsonTypeName, cloneDoc, getPath, isPlainObject, keyOf, numericValue, type Doc } from './values.js';

@@ -1,5 +1,6 @@
 // find, getMore, killCursors, count, distinct and aggregate.
-import { ProcessingMode, Aggregator } from 'mingo';
+import { Aggregator } from 'mingo/aggregator';
+import { ProcessingMode } from 'mingo/core';
 import { collectionName, getCollection, readStatement, type Ctx, type Handler } from '../context.js';
 import { scan } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
