@@ -127,6 +127,15 @@ describe('POST /events', () => {
   });
 });
 
+describe('OpenAPI', () => {
+  it('documents every Events route at the paths API.md names', async () => {
+    const paths = Object.keys((await t.app.inject({ method: 'GET', url: '/docs/json' })).json().paths);
+    for (const path of ['/api/v1/events', '/api/v1/events/{id}', '/api/v1/events/{id}/availability', '/api/v1/events/{id}/publish', '/api/v1/events/{id}/cancel', '/api/v1/events/{id}/bookings']) {
+      expect(paths).toContain(path);
+    }
+  });
+});
+
 describe('GET /events/:id and /availability', () => {
   it('hides drafts from everyone but their organizer and admins', async () => {
     const draft = await create(owner);

@@ -1,5 +1,5 @@
-import type { FilterQuery, PipelineStage, SortOrder } from 'mongoose';
-import { countTickets } from '../bookings/availability.js';
+import type { FilterQuery, SortOrder, Types } from 'mongoose';
+import { availabilityOf, countTickets } from '../bookings/availability.js';
 import type { BookingFields } from '../bookings/booking.model.js';
 import { notFound } from '../lib/errors.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
@@ -32,14 +32,13 @@ export function listFilter(query: ListEventsQuery): FilterQuery<EventFields> {
 }
 
 // `_id` last everywhere: equal keys still page in one fixed order.
-const SORTS: Record<EventSort, Record<string, SortOrder>> = {
+// Availability sorts are ranked in memory (rankOrder), never here.
+const SORTS: Record<Exclude<EventSort, 'availableTickets' | '-availableTickets'>, Record<string, SortOrder>> = {
   startsAt: { startsAt: 1, _id: 1 },
   '-startsAt': { startsAt: -1, _id: 1 },
   name: { name: 1, _id: 1 },
   price: { price: 1, _id: 1 },
   '-price': { price: -1, _id: 1 },
-  availableTickets: { availableTickets: 1, startsAt: 1, _id: 1 },
-  '-availableTickets': { availableTickets: -1, startsAt: 1, _id: 1 },
 };
 
 /** Published events, filtered, sorted and paged; availability of the page in one aggregation. */
@@ -65,11 +64,31 @@ export async function listEvents(deps: EventDeps, query: ListEventsQuery): Promi
   return { data: docs.map((d) => toEventDto(eventView(d), counts.get(String(d._id)))), total };
 }
 
+interface Ranked {
+  _id: Types.ObjectId;
+  name: string;
+  price: number;
+  startsAt: Date;
+  availableTickets: number;
+}
+
+const compare = (a: string | number | Date, b: string | number | Date) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The same orders as SORTS, for events ranked in memory. */
+function rankOrder(sort: EventSort): (a: Ranked, b: Ranked) => number {
+  const [key, direction] = sort.startsWith('-') ? [sort.slice(1), -1] : [sort, 1];
+  const field = key as 'name' | 'price' | 'startsAt' | 'availableTickets';
+  return (a, b) =>
+    direction * compare(a[field], b[field]) ||
+    (field === 'availableTickets' ? compare(a.startsAt, b.startsAt) : 0) ||
+    compare(String(a._id), String(b._id));
+}
+
 /**
- * Filtering or sorting on availability needs it for the whole filtered set, not one page, so the
- * database computes it per event ($lookup into bookings, the index on (eventId, status)) before
- * sorting and paging. The expression is availability.ts countTickets/availabilityOf, in
- * aggregation form: confirmed plus holds whose expiresAt is still in the future.
+ * Filtering or sorting on availability needs it for the whole filtered set, not one page: read the
+ * set's sort keys (a covered, projected find), count tickets for all of it in ONE aggregation with
+ * the one availability definition (availability.ts), rank and page here, then load the page.
+ * Three queries whatever the page; memory is a few dozen bytes per matching event.
  */
 async function listByAvailability(
   deps: EventDeps,
@@ -77,51 +96,30 @@ async function listByAvailability(
   query: ListEventsQuery,
 ): Promise<Page<EventDto>> {
   const { Event, Booking } = deps.models;
-  const now = deps.clock.now();
-  const pipeline: PipelineStage[] = [
-    { $match: filter },
-    {
-      $lookup: {
-        from: Booking.collection.collectionName,
-        // let + $expr $eq: uses the (eventId, status) index on MongoDB 5+, like localField would.
-        let: { eventId: '$_id' },
-        pipeline: [
-          {
-            $match: {
-              $expr: { $eq: ['$eventId', '$$eventId'] },
-              $or: [{ status: 'confirmed' }, { status: 'pending', expiresAt: { $gt: now } }],
-            },
-          },
-          { $group: { _id: null, taken: { $sum: '$quantity' } } },
-        ],
-        as: 'sold',
-      },
-    },
-    {
-      $addFields: {
-        availableTickets: {
-          $max: [0, { $subtract: ['$totalTickets', { $ifNull: [{ $arrayElemAt: ['$sold.taken', 0] }, 0] }] }],
-        },
-      },
-    },
-    ...(query.availableOnly ? [{ $match: { availableTickets: { $gt: 0 } } }] : []),
-    {
-      $facet: {
-        data: [
-          { $sort: SORTS[query.sort] as Record<string, 1 | -1> },
-          { $skip: (query.page - 1) * query.limit },
-          { $limit: query.limit },
-          { $project: { sold: 0 } },
-        ],
-        total: [{ $count: 'n' }],
-      },
-    },
-  ];
-  const [result] = await Event.aggregate<{ data: (EventFields & { availableTickets: number })[]; total: { n: number }[] }>(
-    pipeline,
+  const rows = await Event.find(filter, { name: 1, price: 1, startsAt: 1, totalTickets: 1 }).lean();
+  const counts = await countTickets(
+    Booking,
+    rows.map((r) => r._id),
+    deps.clock.now(),
   );
-  const data = (result?.data ?? []).map((d) => ({ ...toEventDto(eventView(d)), availableTickets: d.availableTickets }));
-  return { data, total: result?.total[0]?.n ?? 0 };
+  let ranked: Ranked[] = rows.map((r) => ({
+    _id: r._id,
+    name: r.name,
+    price: r.price,
+    startsAt: r.startsAt,
+    availableTickets: availabilityOf(r.totalTickets, counts.get(String(r._id))).availableTickets,
+  }));
+  if (query.availableOnly) ranked = ranked.filter((r) => r.availableTickets > 0);
+  ranked.sort(rankOrder(query.sort));
+
+  const page = ranked.slice((query.page - 1) * query.limit, query.page * query.limit);
+  const docs = page.length ? await Event.find({ _id: { $in: page.map((r) => r._id) } }).lean() : [];
+  const byId = new Map(docs.map((d) => [String(d._id), d]));
+  const data = page.flatMap((r) => {
+    const doc = byId.get(String(r._id));
+    return doc ? [toEventDto(eventView(doc), counts.get(String(r._id)))] : [];
+  });
+  return { data, total: ranked.length };
 }
 
 function bookingStatusFilter(status: EventBookingsQuery['status'], now: Date): FilterQuery<BookingFields> {

@@ -31,7 +31,8 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
   const manage = app.requireRole('organizer', 'admin');
 
   app.post(
-    '/',
+    // '' not '/': the path is exactly /api/v1/events, as API.md and the OpenAPI document say.
+    '',
     {
       preHandler: manage,
       schema: {
@@ -49,7 +50,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
   );
 
   app.get(
-    '/',
+    '',
     {
       schema: {
         tags,
