@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './processes.js';
 
@@ -13,14 +13,21 @@ export const COMPILED_ROOT = join(BUILD_DIR, 'out');
  * Type errors elsewhere in the tree do not stop the emit; a missing output does.
  */
 export function compileForLoad(log: (line: string) => void): void {
-  rmSync(COMPILED_ROOT, { recursive: true, force: true });
   mkdirSync(BUILD_DIR, { recursive: true });
   const tsconfig = join(BUILD_DIR, 'tsconfig.json');
   writeFileSync(
     tsconfig,
     JSON.stringify({
       extends: join(PROJECT_ROOT, 'tsconfig.build.json'),
-      compilerOptions: { outDir: COMPILED_ROOT, rootDir: PROJECT_ROOT, noEmit: false, sourceMap: false },
+      // Incremental: a repeated run only re-emits what changed.
+      compilerOptions: {
+        outDir: COMPILED_ROOT,
+        rootDir: PROJECT_ROOT,
+        noEmit: false,
+        sourceMap: false,
+        incremental: true,
+        tsBuildInfoFile: join(BUILD_DIR, 'tsbuildinfo'),
+      },
       include: [join(PROJECT_ROOT, 'src'), join(PROJECT_ROOT, 'scripts'), join(PROJECT_ROOT, 'loadtest', 'lib', 'children')],
       exclude: [join(PROJECT_ROOT, '**', '*.test.ts')],
     }),

@@ -24,6 +24,9 @@ export interface ProfileSummary {
 /** Where a frame's code lives: a package, a project file, or a runtime bucket. */
 function areaOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  // The load runner's tsc output of the project (build.ts) lives under node_modules/.cache.
+  const compiled = /\/ticketing-loadtest\/out\/(.+)$/.exec(url);
+  if (compiled) return compiled[1]!;
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
   if (url.startsWith('node:')) return 'node internals';
