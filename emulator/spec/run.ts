@@ -103,12 +103,13 @@ async function main(): Promise<number> {
     const started = Date.now();
     for (const f of files) {
       const inCore = isCore(f);
-      const { tests } = await runFile(join(specDir, f), f, env, (t) => {
-        if (opts.verbose) {
-          const why = t.reason ? ` — ${short(t.reason, 400)}` : '';
-          console.log(`    ${t.status.toUpperCase()} ${t.description}${why}`);
-        }
-      });
+      let tests: TestResult[];
+      try {
+        ({ tests } = await runFile(join(specDir, f), f, env));
+      } catch (e) {
+        // A file that cannot even be read or parsed counts as one failed test.
+        tests = [{ description: '(whole file)', status: 'failed', reason: `file could not be run: ${String(e)}` }];
+      }
       const p = count(tests, 'passed');
       const fl = count(tests, 'failed');
       const sk = count(tests, 'skipped');
@@ -123,11 +124,21 @@ async function main(): Promise<number> {
       const verdict = fl > 0 ? 'FAIL' : p > 0 ? 'PASS' : 'SKIP';
       const extra = sk > 0 ? `, ${sk} skipped` : '';
       console.log(`${verdict} ${f}  ${p}/${p + fl} passed${extra}${inCore ? '  [core]' : ''}`);
-      const firstFail = tests.find((t) => t.status === 'failed');
-      if (firstFail) console.log(`    ${short(`${firstFail.description}: ${firstFail.reason ?? ''}`)}`);
-      else if (p === 0 && sk > 0 && !opts.verbose) console.log(`    ${short(tests.find((t) => t.reason)?.reason ?? '')}`);
+      if (opts.verbose) {
+        for (const t of tests) {
+          const why = t.reason ? ` — ${short(t.reason, 400)}` : '';
+          console.log(`    ${t.status.toUpperCase()} ${t.description}${why}`);
+        }
+      } else {
+        const firstFail = tests.find((t) => t.status === 'failed');
+        if (firstFail) console.log(`    ${short(`${firstFail.description}: ${firstFail.reason ?? ''}`)}`);
+        else if (p === 0 && sk > 0) console.log(`    ${short(tests.find((t) => t.reason)?.reason ?? '')}`);
+      }
     }
-    for (const m of missingCore) console.log(`FAIL ${m}  core file missing from the spec folder  [core]`);
+    if (missingCore.length > 0) {
+      const names = missingCore.slice(0, 5).join(', ') + (missingCore.length > 5 ? ', …' : '');
+      console.log(`FAIL ${missingCore.length} core file(s) missing from the spec folder: ${names}`);
+    }
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     console.log(
       `core list: ${core.passed} passed, ${core.failed} failed, ${core.skipped} skipped (${missingCore.length} core file(s) missing); ${secs}s`,

@@ -168,12 +168,7 @@ export interface FileResult {
 }
 
 /** `rel`: the file's path relative to the spec folder (names it in the driver-deviation list). */
-export async function runFile(
-  path: string,
-  rel: string,
-  env: RunEnv,
-  onTest?: (r: TestResult) => void,
-): Promise<FileResult> {
+export async function runFile(path: string, rel: string, env: RunEnv): Promise<FileResult> {
   const text = await readFile(path, 'utf8');
   const file = parse(text);
   const all = (reason: string, status: Status): FileResult => ({
@@ -188,7 +183,6 @@ export async function runFile(
   for (let i = 0; i < file.tests.length; i++) {
     const r = await runTest(rel, text, i, env, fileUsesTxn);
     tests.push(r);
-    onTest?.(r);
   }
   return { tests };
 }
