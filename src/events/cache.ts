@@ -32,8 +32,8 @@ export interface EventCacheDeps {
 
 /**
  * Drops the cached event. Call after every committed write to an event or to any of its bookings
- * (create, confirm, cancel, expire-on-read does not need it). Never throws: a failed delete is
- * logged and the entry dies with its TTL (a few seconds).
+ * (create, confirm, cancel). A hold expiring needs no call: the entry is stale from that instant
+ * (freshUntil). Never throws: a failed delete is logged and the entry dies with its TTL.
  */
 export async function invalidateEventCache(
   kv: KeyValueStore,
