@@ -15,10 +15,10 @@ import {
 } from './schemas.js';
 import {
   type Actor,
-  type BookingDeps,
   cancelBooking,
   confirmBooking,
   createBooking,
+  createBookingDeps,
   getBooking,
   type IdempotencyStamp,
   listBookings,
@@ -51,14 +51,14 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
   await app.register(idempotency);
   const api = app.withTypeProvider<ZodTypeProvider>();
 
-  const deps: BookingDeps = {
+  const deps = createBookingDeps({
     db: app.db,
     models: app.models,
     clock: app.clock,
     holdTtlMs: app.config.HOLD_TTL_SECONDS * 1000,
     txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
     salesChanged: (eventId) => invalidateEventCache(app.kv, eventId, app.log),
-  };
+  });
 
   api.post(
     '/',

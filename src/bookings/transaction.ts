@@ -17,7 +17,7 @@ export interface TransactionStats {
   conflicts: number;
   /** Commits re-sent after UnknownTransactionCommitResult. */
   commitRetries: number;
-  /** Transactions given up on at the deadline (answered 503). */
+  /** Transactions given up on at the deadline (answered 503), queued or retrying. */
   exhausted: number;
 }
 
@@ -34,8 +34,17 @@ export function snapshotStats(): TransactionStats {
 }
 
 export interface TransactionOptions {
-  /** Upper bound for the whole transaction including its retries (BOOKING_TX_TIMEOUT_MS). */
-  timeoutMs: number;
+  /**
+   * performance.now() time by which the transaction, retries included, must be done
+   * (start + BOOKING_TX_TIMEOUT_MS). Operational time, not business time: the app clock may be
+   * frozen in tests.
+   */
+  deadline: number;
+}
+
+export interface RunOptions<T> extends TransactionOptions {
+  /** When it answers false for a result, the attempt is aborted instead of committed: nothing worth writing. */
+  commitIf?: (result: T) => boolean;
 }
 
 const hasLabel = (err: unknown, label: string) => err instanceof MongoError && err.hasErrorLabel(label);
@@ -54,7 +63,7 @@ function backoffMs(attempt: number): number {
   return 1 + Math.random() * ceiling;
 }
 
-const tooBusy = (detail: string) =>
+export const tooBusy = (detail = 'Too many concurrent purchases for this event right now; retry shortly') =>
   new AppError(503, 'SERVICE_UNAVAILABLE', detail, { headers: { 'retry-after': '1' } });
 
 async function commit(session: ClientSession, deadline: number): Promise<void> {
@@ -77,7 +86,7 @@ async function commit(session: ClientSession, deadline: number): Promise<void> {
 
 /**
  * Runs `work` in one multi-document transaction (snapshot reads, majority writes) and commits it,
- * retrying transient failures with jittered backoff until `timeoutMs` has passed; then answers 503
+ * retrying transient failures with jittered backoff until `deadline`; then answers 503
  * with Retry-After. A failed attempt is aborted, so no half-made booking can remain.
  * We drive the retries ourselves rather than through the driver's `withTransaction` because
  * that one retries for up to 120 s without any backoff.
@@ -85,10 +94,9 @@ async function commit(session: ClientSession, deadline: number): Promise<void> {
 export async function runTransaction<T>(
   conn: Connection,
   work: (session: ClientSession) => Promise<T>,
-  options: TransactionOptions,
+  options: RunOptions<T>,
 ): Promise<T> {
-  // Operational time (a deadline for retries), not business time: the app clock may be frozen in tests.
-  const deadline = performance.now() + options.timeoutMs;
+  const { deadline } = options;
   transactionStats.transactions++;
   for (let attempt = 1; ; attempt++) {
     transactionStats.attempts++;
@@ -96,7 +104,8 @@ export async function runTransaction<T>(
     try {
       session.startTransaction({ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
       const result = await work(session);
-      await commit(session, deadline);
+      if (options.commitIf && !options.commitIf(result)) await session.abortTransaction();
+      else await commit(session, deadline);
       return result;
     } catch (err) {
       if (session.inTransaction()) await session.abortTransaction().catch(() => undefined);
@@ -111,7 +120,7 @@ export async function runTransaction<T>(
       const pause = backoffMs(attempt);
       if (performance.now() + pause >= deadline) {
         transactionStats.exhausted++;
-        throw tooBusy('Too many concurrent purchases for this event right now; retry shortly');
+        throw tooBusy();
       }
       await sleep(pause);
     } finally {

@@ -1,0 +1,208 @@
+import { performance } from 'node:perf_hooks';
+import { MongoServerError } from 'mongodb';
+import { type ClientSession, Types } from 'mongoose';
+import { notFound } from '../lib/errors.js';
+import { availabilityFor } from './availability.js';
+import type { BookingFields } from './booking.model.js';
+import { keyReused, notOnSale, quantityOutOfRange, soldOut } from './problems.js';
+import type { BatchItem } from './sales-desk.js';
+import { issueTickets } from './tickets.js';
+import { runTransaction, tooBusy } from './transaction.js';
+import type { BookingDeps, BookingOutcome, CreateJob, IdempotencyStamp } from './types.js';
+
+/** How often a write that lost on a unique index is re-run (ticket-number collision, same-key race). */
+const UNIQUE_RETRIES = 3;
+
+type DuplicateOn = 'idempotencyKey' | 'confirmIdempotencyKey' | 'tickets' | null;
+export function duplicateOn(err: unknown): DuplicateOn {
+  if (!(err instanceof MongoServerError) || err.code !== 11000) return null;
+  const fields = Object.keys((err.keyPattern as Record<string, unknown> | undefined) ?? {});
+  if (fields.includes('idempotencyKey')) return 'idempotencyKey';
+  if (fields.includes('confirmIdempotencyKey')) return 'confirmIdempotencyKey';
+  if (fields.includes('tickets.number')) return 'tickets';
+  return null;
+}
+
+/** The first write of every sales transaction: the point all competing transactions conflict on (DESIGN.md 1). */
+export function claimEvent(deps: BookingDeps, eventId: Types.ObjectId, session: ClientSession) {
+  return deps.models.Event.findOneAndUpdate(
+    { _id: eventId },
+    { $inc: { salesVersion: 1 } },
+    // A sale is not an edit of the event: its updatedAt stays as it is.
+    { new: true, session, timestamps: false },
+  ).lean();
+}
+
+export async function notify(deps: BookingDeps, eventId: Types.ObjectId | string): Promise<void> {
+  try {
+    await deps.salesChanged(String(eventId));
+  } catch {
+    // A stale read cache heals itself within EVENT_CACHE_TTL_SECONDS; never fail a committed sale for it.
+  }
+}
+
+/**
+ * What an earlier use of this key means for the request: the same request again -> its booking
+ * (a replay); the key used for anything else (another body or path, or the other endpoint) -> 422.
+ */
+function judgeEarlierUse(earlier: BookingFields, stamp: IdempotencyStamp, use: 'create' | 'confirm'): BookingFields {
+  const sameUse = use === 'create' ? earlier.idempotencyKey === stamp.key : earlier.confirmIdempotencyKey === stamp.key;
+  const fingerprint = use === 'create' ? earlier.requestFingerprint : earlier.confirmFingerprint;
+  if (sameUse && fingerprint === stamp.fingerprint) return earlier;
+  throw keyReused();
+}
+
+const keyFilter = (userId: string, key: string) => [
+  { userId: new Types.ObjectId(userId), idempotencyKey: key },
+  { userId: new Types.ObjectId(userId), confirmIdempotencyKey: key },
+];
+
+/** Layer 3 for one request: the booking this key already made (replay), 422 if used otherwise, else null. */
+export async function earlierUseOfKey(
+  deps: BookingDeps,
+  userId: string,
+  stamp: IdempotencyStamp,
+  use: 'create' | 'confirm',
+  session?: ClientSession,
+): Promise<BookingFields | null> {
+  const uses = await deps.models.Booking.find({ $or: keyFilter(userId, stamp.key) })
+    .session(session ?? null)
+    .lean<BookingFields[]>();
+  const earlier = uses.find((b) => b.idempotencyKey === stamp.key) ?? uses[0];
+  return earlier ? judgeEarlierUse(earlier, stamp, use) : null;
+}
+
+/** Earlier uses of the batch's keys, by user and key, in one query. */
+async function earlierUses(deps: BookingDeps, jobs: CreateJob[], session: ClientSession) {
+  const byKey = new Map<string, BookingFields>();
+  const stamped = jobs.filter((j) => j.stamp);
+  if (stamped.length === 0) return byKey;
+  const found = await deps.models.Booking.find({
+    $or: stamped.flatMap((j) => keyFilter(j.actor.userId, (j.stamp as IdempotencyStamp).key)),
+  })
+    .session(session)
+    .lean<BookingFields[]>();
+  // A creation with the key wins over a confirmation with it (a 422 either way unless it is a replay).
+  for (const b of found) if (b.confirmIdempotencyKey) byKey.set(`${b.userId}\n${b.confirmIdempotencyKey}`, b);
+  for (const b of found) if (b.idempotencyKey) byKey.set(`${b.userId}\n${b.idempotencyKey}`, b);
+  return byKey;
+}
+
+type Decision = { outcome: BookingOutcome } | { error: unknown };
+type Item = BatchItem<CreateJob, BookingOutcome>;
+
+/**
+ * Decides the waiting purchases of one event in one transaction: first the event write, then the
+ * keys and the count inside the same snapshot, then each purchase in arrival order exactly as if
+ * they had come one after the other, then one insert for the bookings made.
+ */
+async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: Item[], session: ClientSession) {
+  const now = deps.clock.now();
+  const event = await claimEvent(deps, eventId, session);
+  const uses = await earlierUses(
+    deps,
+    items.map((i) => i.input),
+    session,
+  );
+  const madeHere = new Map<string, BookingFields>();
+  const decisions = new Map<Item, Decision>();
+  const docs: InstanceType<BookingDeps['models']['Booking']>[] = [];
+  let available: number | null = null;
+
+  for (const item of items) {
+    const { actor, input, stamp } = item.input;
+    const key = stamp ? `${actor.userId}\n${stamp.key}` : null;
+    try {
+      if (performance.now() > item.deadline) throw tooBusy();
+      const earlier = key ? (madeHere.get(key) ?? uses.get(key)) : undefined;
+      if (earlier && stamp) {
+        decisions.set(item, { outcome: { booking: judgeEarlierUse(earlier, stamp, 'create'), replayed: true } });
+        continue;
+      }
+      if (!event) throw notFound('Event');
+      if (event.status !== 'published') throw notOnSale(`it is ${event.status}`);
+      if (event.startsAt.getTime() <= now.getTime()) throw notOnSale('it has already started');
+      if (input.quantity > event.maxTicketsPerBooking) throw quantityOutOfRange(event.maxTicketsPerBooking);
+      available ??= (await availabilityFor(deps.models.Booking, event, now, session)).availableTickets;
+      if (available < input.quantity) throw soldOut(available);
+
+      available -= input.quantity;
+      const free = event.price === 0;
+      const doc = new deps.models.Booking({
+        eventId,
+        userId: new Types.ObjectId(actor.userId),
+        quantity: input.quantity,
+        status: free ? 'confirmed' : 'pending',
+        unitPrice: event.price,
+        totalPrice: event.price * input.quantity,
+        currency: event.currency,
+        expiresAt: free ? null : new Date(now.getTime() + deps.holdTtlMs),
+        tickets: free ? issueTickets(input.quantity) : [],
+        confirmedAt: free ? now : null,
+        idempotencyKey: stamp?.key ?? null,
+        requestFingerprint: stamp?.fingerprint ?? null,
+        // Timestamps come from the app clock (tests move it), not from Mongoose's wall clock.
+        createdAt: now,
+        updatedAt: now,
+      });
+      docs.push(doc);
+      const booking = doc.toObject<BookingFields>();
+      if (key) madeHere.set(key, booking);
+      decisions.set(item, { outcome: { booking, replayed: false } });
+    } catch (error) {
+      decisions.set(item, { error });
+    }
+  }
+  // createdAt and updatedAt are already set, so Mongoose keeps them (it only fills missing timestamps).
+  if (docs.length > 0) await deps.models.Booking.insertMany(docs, { session, ordered: true });
+  return { decisions, inserted: docs.length };
+}
+
+/** Runs one batch of purchases of an event (the sales desk calls this); settles every item. */
+export async function processCreates(deps: BookingDeps, eventId: string, items: Item[], round = 1): Promise<void> {
+  const deadline = Math.max(...items.map((i) => i.deadline));
+  let result: Awaited<ReturnType<typeof decideCreates>>;
+  try {
+    result = await runTransaction(deps.db, (session) => decideCreates(deps, new Types.ObjectId(eventId), items, session), {
+      deadline,
+      commitIf: (r) => r.inserted > 0,
+    });
+  } catch (err) {
+    const dup = duplicateOn(err);
+    if (dup !== null && items.length > 1) {
+      // One purchase collided on a unique index: decide them one by one so only that one is affected.
+      for (const item of items) await processCreates(deps, eventId, [item]);
+      return;
+    }
+    const [item] = items;
+    if (dup === 'idempotencyKey' && item.input.stamp) {
+      // A same-key request from elsewhere committed first: answer as the layer-3 check would.
+      try {
+        const earlier = await earlierUseOfKey(deps, item.input.actor.userId, item.input.stamp, 'create');
+        if (earlier) return item.resolve({ booking: earlier, replayed: true });
+      } catch (judged) {
+        return item.reject(judged);
+      }
+    }
+    if (dup !== null && round < UNIQUE_RETRIES) return processCreates(deps, eventId, items, round + 1);
+    for (const i of items) i.reject(err);
+    return;
+  }
+  // Invalidate before answering, so a buyer who reads availability right after the 201 sees it.
+  if (result.inserted > 0) await notify(deps, eventId);
+  for (const [item, decision] of result.decisions) {
+    if ('outcome' in decision) item.resolve(decision.outcome);
+    else item.reject(decision.error);
+  }
+}
+
+/** Runs a transaction that must not overlap with the event's other sales in this process. */
+export async function exclusiveSalesTransaction<T>(
+  deps: BookingDeps,
+  eventId: Types.ObjectId,
+  work: (session: ClientSession) => Promise<T>,
+): Promise<T> {
+  const deadline = performance.now() + deps.txTimeoutMs;
+  return deps.desk.exclusive(String(eventId), deadline, () => runTransaction(deps.db, work, { deadline }));
+}
+

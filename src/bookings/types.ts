@@ -1,0 +1,51 @@
+import type { Connection } from 'mongoose';
+import type { Role } from '../auth/user.model.js';
+import type { Clock } from '../lib/clock.js';
+import type { Models } from '../models.js';
+import type { BookingFields } from './booking.model.js';
+import type { SalesDesk } from './sales-desk.js';
+
+export interface Actor {
+  userId: string;
+  role: Role;
+}
+
+/** Layer 3 of idempotency (DESIGN.md 3): the key and the request's fingerprint, recorded on the booking. */
+export interface IdempotencyStamp {
+  key: string;
+  fingerprint: string;
+}
+
+export interface BookingOutcome {
+  booking: BookingFields;
+  /** True when an earlier request with the same key made this booking (or confirm) and this is its answer again. */
+  replayed: boolean;
+}
+
+export interface CreateBookingInput {
+  eventId: string;
+  quantity: number;
+}
+
+/** One purchase waiting for its event's next sales transaction. */
+export interface CreateJob {
+  actor: Actor;
+  input: CreateBookingInput;
+  stamp?: IdempotencyStamp;
+}
+
+export interface BookingSettings {
+  db: Connection;
+  models: Pick<Models, 'Event' | 'Booking'>;
+  clock: Clock;
+  holdTtlMs: number;
+  /** BOOKING_TX_TIMEOUT_MS: how long one sale, confirm or cancel may take, queueing and retries included. */
+  txTimeoutMs: number;
+  /** Runs after every committed change to what an event has sold or held (read-cache invalidation). */
+  salesChanged(eventId: string): Promise<void>;
+}
+
+export interface BookingDeps extends BookingSettings {
+  /** Orders (and batches) this process's sales transactions per event. */
+  desk: SalesDesk<CreateJob, BookingOutcome>;
+}
