@@ -186,3 +186,9 @@ export async function runFile(path: string, rel: string, env: RunEnv): Promise<F
   }
   return { tests };
 }
+
+/** The tests of a file, all reported as failed with `reason` (used when the run's budget is spent). */
+export async function failAll(path: string, reason: string): Promise<FileResult> {
+  const file = parse(await readFile(path, 'utf8'));
+  return { tests: file.tests.map((t) => ({ description: t.description, status: 'failed', reason })) };
+}
