@@ -38,6 +38,7 @@ function storedBaseline(): { perSecond: number; at: string } | undefined {
 
 async function runScenario(name: ScenarioName, opts: LoadOptions, command: string, baselinePerSecond?: { perSecond: number; at: string }): Promise<ScenarioResult> {
   const startedAt = new Date().toISOString();
+  const machineAtStart = machine();
   log(`${name}: starting ${name === 'baseline' ? 'the bare Fastify server' : opts.url ? `against ${opts.url}` : 'the service'}`);
   const target: Target = name === 'baseline' ? await startBaseline(opts) : await startService(opts, name);
   let partial;
@@ -47,7 +48,7 @@ async function runScenario(name: ScenarioName, opts: LoadOptions, command: strin
   } finally {
     await target.stop();
   }
-  const result: ScenarioResult = { ...partial, startedAt, finishedAt: new Date().toISOString(), command, machine: machine(), target: target.description };
+  const result: ScenarioResult = { ...partial, startedAt, finishedAt: new Date().toISOString(), command, machine: machineAtStart, target: target.description };
 
   if (result.ratioGoal) {
     const ratio = baselinePerSecond ? result.headline.perSecond / baselinePerSecond.perSecond : undefined;

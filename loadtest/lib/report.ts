@@ -1,4 +1,4 @@
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import type { Phase } from './cannon.js';
 
 export interface Check {
@@ -19,6 +19,8 @@ export interface Machine {
   cpu: string;
   node: string;
   platform: string;
+  /** 1-minute load average when the scenario started: other work on the machine skews figures. */
+  loadAverage: number;
 }
 
 export interface ScenarioResult {
@@ -43,7 +45,13 @@ export interface ScenarioResult {
 
 export function machine(): Machine {
   const list = cpus();
-  return { cores: list.length, cpu: list[0]?.model.trim() ?? 'unknown', node: process.version, platform: `${process.platform} ${process.arch}` };
+  return {
+    cores: list.length,
+    cpu: list[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    loadAverage: Math.round(loadavg()[0]! * 100) / 100,
+  };
 }
 
 export function check(name: string, ok: boolean, detail: string): Check {
@@ -77,6 +85,7 @@ export function phaseRows(phases: Phase[]): string[][] {
 export function printSummary(result: ScenarioResult, baselinePerSecond?: number): void {
   const out: string[] = [];
   out.push('', `=== ${result.scenario} (${result.passed ? 'PASSED' : 'FAILED'}) ===`, `target: ${result.target}`);
+  out.push(`machine: ${result.machine.cpu}, ${result.machine.cores} cores, Node ${result.machine.node}, load average ${result.machine.loadAverage} at start`);
   out.push('', table(phaseRows(result.phases)));
   const figures = Object.entries(result.figures).map(([k, v]) => [k, String(v)]);
   if (baselinePerSecond) {

@@ -98,7 +98,16 @@ export async function retryStorm(ctx: ScenarioContext): Promise<Omit<ScenarioRes
   phases.push(toPhase(`first attempts (x${COPIES})`, first));
 
   const stormTally = new Tally();
-  log(`load: replay storm, ${buyers.length} buyers round robin for ${ctx.opts.duration} s over ${connections} connections`);
+  log(`load: replay storm, ${buyers.length} buyers round robin for ${ctx.opts.duration} s over ${connections} connections (after 1 s of warm-up)`);
+  const warmTally = new Tally();
+  await fire({
+    title: 'replay storm (warm-up)',
+    url: ctx.target.baseUrl,
+    connections,
+    duration: 1,
+    requests: [purchaseRequests(buyers, (n) => n % buyers.length, runId, body, warmTally, answers)],
+    timeout: 30,
+  });
   const storm = await fire({
     title: 'replay storm',
     url: ctx.target.baseUrl,
@@ -143,7 +152,7 @@ export async function retryStorm(ctx: ScenarioContext): Promise<Omit<ScenarioRes
   const organizerView = (await eventBookings(api, organizer, event.id)).filter((b) => b.status === 'confirmed' || b.status === 'pending');
   const avail = await availability(api, event.id);
 
-  const both = [firstTally, stormTally];
+  const both = [firstTally, warmTally, stormTally];
   const sum = (label: string) => both.reduce((n, t) => n + t.get(label), 0);
   const server5xx = both.reduce((n, t) => n + t.sumWhere((l) => l.startsWith('5')), 0);
   const stormReplays = stormTally.get('replayed');
