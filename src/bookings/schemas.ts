@@ -13,13 +13,13 @@ export const createBookingBody = z
   .strict();
 export type CreateBookingBody = z.infer<typeof createBookingBody>;
 
-// A confirm without any body is allowed: the payment reference is optional.
+// A confirm without any body is allowed (Fastify hands us null then): the payment reference is optional.
 export const confirmBookingBody = z
   .object({
     paymentReference: z.string().trim().min(1).max(200).optional(),
   })
   .strict()
-  .optional();
+  .nullish();
 export type ConfirmBookingBody = z.infer<typeof confirmBookingBody>;
 
 export const listBookingsQuery = z
