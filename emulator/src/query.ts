@@ -2,7 +2,7 @@
 // and $sort are replaced by BSON-aware versions (see README "mingo differences") so that numbers of
 // every BSON width compare equal, type bracketing holds and the cross-type order is MongoDB's.
 import { Aggregator } from 'mingo/aggregator';
-import { Context } from 'mingo/core';
+import { Context, evalExpr } from 'mingo/core';
 import { Lazy, type Iterator } from 'mingo/lazy';
 import * as accumulatorOps from 'mingo/operators/accumulator';
 import * as expressionOps from 'mingo/operators/expression';
@@ -139,11 +139,64 @@ export const emulatorContext = Context.init({
   pipeline: { ...(pipelineOps as unknown as Ops<PipelineOperator>), $sort: sortStage as unknown as PipelineOperator },
 });
 
-export const baseOptions: Partial<Options> = {
+const plainOptions: Partial<Options> = {
   idKey: '_id',
   useStrictMode: true,
   scriptEnabled: false,
   context: emulatorContext,
+  // $lookup/$unionWith/$graphLookup read through whatever resolver the running command installed.
+  collectionResolver: (name: string) => {
+    if (!activeResolver) throw new MongoCommandError(Codes.NotImplemented, `no collection '${name}' can be read here`);
+    return activeResolver(name);
+  },
+};
+
+let activeResolver: ((name: string) => Doc[]) | null = null;
+
+/** Runs fn with `resolver` answering mingo's collection lookups (execution is synchronous). */
+export function withCollections<T>(resolver: (name: string) => Doc[], fn: () => T): T {
+  const prev = activeResolver;
+  activeResolver = resolver;
+  try {
+    return fn();
+  } finally {
+    activeResolver = prev;
+  }
+}
+
+/**
+ * mingo copies its whole operator table (hundreds of entries) whenever it is handed plain options,
+ * i.e. on every Query/Aggregator; an already prepared options instance (mingo's internal
+ * ComputeOptions) is reused as is. The class is not exported, so we obtain it once from the options
+ * object mingo passes to an expression operator.
+ */
+function prepareOptions(): (o: Partial<Options>) => Options {
+  let ctor: { init(o: Partial<Options>): Options } | undefined;
+  const probe = Context.init({
+    expression: {
+      $emulatorProbe: (_obj: unknown, _expr: unknown, options: Options) => {
+        ctor = options.constructor as unknown as typeof ctor;
+        return null;
+      },
+    },
+  });
+  evalExpr({}, { $emulatorProbe: 1 }, { ...plainOptions, context: probe } as Options);
+  const found = ctor;
+  if (!found || typeof found.init !== 'function') throw new Error('mingo internals changed: cannot prepare compute options');
+  return (o) => found.init(o);
+}
+const makeOptions = prepareOptions();
+const prepared = makeOptions(plainOptions);
+
+/** Options for mingo; only commands with `let` variables pay for a fresh operator table. */
+export function mingoOptions(variables?: Doc): Options {
+  return variables ? makeOptions({ ...plainOptions, variables }) : prepared;
+}
+
+/** For mingo's updater, which always rebuilds its context: a small one holding just our query operators. */
+export const updaterQueryOptions: Partial<Options> = {
+  ...plainOptions,
+  context: Context.init({ query: queryOps as unknown as Ops<QueryOperator> }),
 };
 
 /** Turns mingo's exceptions into the error mongod reports for the same mistake. */
@@ -161,7 +214,7 @@ export function translateMingoError(e: unknown, kind: 'query' | 'aggregate' | 'u
 export function evalLet(vars: Doc | undefined): Doc | undefined {
   if (!vars || Object.keys(vars).length === 0) return vars;
   try {
-    return new Aggregator([{ $replaceWith: vars }], baseOptions).run([{}])[0] as Doc;
+    return new Aggregator([{ $replaceWith: vars }], mingoOptions()).run([{}])[0] as Doc;
   } catch (e) {
     throw translateMingoError(e, 'aggregate');
   }
@@ -172,7 +225,7 @@ export function compileFilter(filter: unknown, variables?: Doc): Matcher {
   if (!isPlainObject(filter)) throw new MongoCommandError(Codes.TypeMismatch, "Expected field filter to be of type object");
   if (Object.keys(filter).length === 0) return () => true;
   try {
-    const q = new Query(filter, variables ? { ...baseOptions, variables } : baseOptions);
+    const q = new Query(filter, mingoOptions(variables));
     return (doc) => {
       try {
         return q.test(doc);
@@ -190,7 +243,7 @@ export function applyProjection(docs: Doc[], projection: unknown): Doc[] {
   if (!isPlainObject(projection)) throw new MongoCommandError(Codes.TypeMismatch, 'projection must be an object');
   if (Object.keys(projection).length === 0) return docs;
   try {
-    return new Query({}, baseOptions).find<Doc>(docs, projection).all();
+    return new Query({}, mingoOptions()).find<Doc>(docs, projection).all();
   } catch (e) {
     throw translateMingoError(e, 'projection');
   }

@@ -12,7 +12,7 @@ import { Sessions, type TxnContext } from './sessions.js';
 import { Store } from './storage.js';
 import { ttlPass } from './ttl.js';
 import type { Doc } from './values.js';
-import { decode, encodeMsg, encodeReply, MSG_MORE_TO_COME, type Request } from './wire.js';
+import { decode, encodeMsg, encodeReply, MSG_EXHAUST_ALLOWED, MSG_MORE_TO_COME, type Request } from './wire.js';
 
 export interface EmulatorOptions {
   port?: number;
@@ -31,6 +31,11 @@ const retryableCodes = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 1160
  */
 const transientCodes = new Set<number>([Codes.WriteConflict, 24, 267, 249, 246, 239, 241, 63, 150, 13388]);
 const MAX_MESSAGE = 48_000_000;
+
+const isAwaitableHello = (body: Doc): boolean => {
+  const name = Object.keys(body)[0];
+  return (name === 'hello' || name === 'isMaster' || name === 'ismaster') && typeof body.maxAwaitTimeMS === 'number' && body.topologyVersion !== undefined;
+};
 
 const writeCommands = new Set(['insert', 'update', 'delete', 'findAndModify', 'create', 'drop', 'dropDatabase', 'createIndexes', 'dropIndexes', 'commitTransaction', 'abortTransaction']);
 
@@ -144,6 +149,10 @@ export class Emulator implements EmulatorState {
       return;
     }
     const db = req.kind === 'msg' ? String(req.body.$db ?? 'test') : req.collection.split('.')[0];
+    if (req.kind === 'msg' && req.flags & MSG_EXHAUST_ALLOWED && isAwaitableHello(req.body)) {
+      await this.streamHello(socket, conn, db, req.body, req.header.requestId);
+      return;
+    }
     const result = await this.execute(conn, db, req.body, req.kind === 'query');
     if (result === 'close') {
       socket.destroy();
@@ -153,6 +162,24 @@ export class Emulator implements EmulatorState {
     const requestId = this.nextRequestId++;
     if (req.kind === 'query') socket.write(encodeReply(result, requestId, req.header.requestId));
     else if (!(req.flags & MSG_MORE_TO_COME)) socket.write(encodeMsg(result, requestId, req.header.requestId));
+  }
+
+  /**
+   * Streaming SDAM: an awaitable hello with exhaustAllowed is answered every maxAwaitTimeMS with
+   * moreToCome set, each reply responding to the previous one, until the connection closes.
+   */
+  private async streamHello(socket: net.Socket, conn: ConnInfo, db: string, body: Doc, requestId: number): Promise<void> {
+    let responseTo = requestId;
+    while (!socket.destroyed && !this.stopped) {
+      const result = await this.execute(conn, db, body, false);
+      if (result === 'close' || socket.destroyed) {
+        socket.destroy();
+        return;
+      }
+      const id = this.nextRequestId++;
+      socket.write(encodeMsg(result, id, responseTo, MSG_MORE_TO_COME));
+      responseTo = id;
+    }
   }
 
   private clusterTime(): Timestamp {

@@ -3,7 +3,7 @@
 import { Aggregator } from 'mingo/aggregator';
 import { update as mingoUpdate } from 'mingo/updater';
 import { Codes, MongoCommandError } from './errors.js';
-import { baseOptions, translateMingoError } from './query.js';
+import { mingoOptions, translateMingoError, updaterQueryOptions } from './query.js';
 import { bsonTypeName, cloneDoc, getPath, isPlainObject, keyOf, numericValue, type Doc } from './values.js';
 import { formatValue } from './indexes.js';
 
@@ -122,7 +122,7 @@ export function applyUpdate(doc: Doc, u: unknown, opts: UpdateOptions = {}): Doc
   if (Object.keys(ops).length === 0) return out;
   seedPushTargets(out, ops);
   try {
-    mingoUpdate(out, ops, opts.arrayFilters, opts.filter, { cloneMode: 'deep', queryOptions: baseOptions });
+    mingoUpdate(out, ops, opts.arrayFilters, opts.filter, { cloneMode: 'deep', queryOptions: updaterQueryOptions });
   } catch (e) {
     throw translateUpdateError(e);
   }
@@ -152,7 +152,7 @@ function pipelineUpdate(doc: Doc, stages: Doc[], variables?: Doc): Doc {
   }
   let out: Doc[];
   try {
-    out = new Aggregator(stages, variables ? { ...baseOptions, variables } : baseOptions).run([cloneDoc(doc)]);
+    out = new Aggregator(stages, mingoOptions(variables)).run([cloneDoc(doc)]);
   } catch (e) {
     throw translateMingoError(e, 'aggregate');
   }

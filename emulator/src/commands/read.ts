@@ -1,10 +1,9 @@
 // find, getMore, killCursors, count, distinct and aggregate.
 import { Aggregator } from 'mingo/aggregator';
-import { ProcessingMode } from 'mingo/core';
 import { collectionName, getCollection, readStatement, type Ctx, type Handler } from '../context.js';
 import { scan } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
-import { applyProjection, baseOptions, compileFilter, evalLet, sortDocs, translateMingoError, validateSort } from '../query.js';
+import { applyProjection, compileFilter, evalLet, mingoOptions, sortDocs, translateMingoError, validateSort, withCollections } from '../query.js';
 import type { Txn } from '../txn.js';
 import { cloneDoc, compareValues, isPlainObject, keyOf, pathValues, type Doc } from '../values.js';
 import { checkCollation, checkHint } from './common.js';
@@ -171,12 +170,8 @@ export const aggregate: Handler = (ctx) => {
     if (rest.length === 0) return input;
     if (mutates) input = input.map(cloneDoc);
     try {
-      return new Aggregator(rest, {
-        ...baseOptions,
-        processingMode: ProcessingMode.CLONE_OFF,
-        variables: letOf(ctx),
-        collectionResolver: (name: string) => snapshotDocs(txn, ctx, name),
-      }).run(input);
+      const agg = new Aggregator(rest, mingoOptions(letOf(ctx)));
+      return withCollections((name) => snapshotDocs(txn, ctx, name), () => agg.run(input));
     } catch (e) {
       throw translateMingoError(e, 'aggregate');
     }
