@@ -13,9 +13,9 @@ import type { ScenarioContext } from './lib/context.js';
 import { newRunId } from './lib/fixtures.js';
 import { type LoadOptions, parseOptions, SCENARIOS, type ScenarioName, UsageError } from './lib/options.js';
 import { PROJECT_ROOT } from './lib/processes.js';
-import { formatProfile, newestProfile, summarizeProfile } from './lib/profile.js';
+import { formatProfile, summarizeProfile, waitForProfiles } from './lib/profile.js';
 import { machine, printSummary, type ScenarioResult } from './lib/report.js';
-import { PROFILE_DIR, startBaseline, startService, type Target } from './lib/target.js';
+import { startBaseline, startService, type Target } from './lib/target.js';
 import { baseline } from './scenarios/baseline.js';
 import { browse } from './scenarios/browse.js';
 import { hotDrop } from './scenarios/hot-drop.js';
@@ -42,9 +42,11 @@ async function runScenario(name: ScenarioName, opts: LoadOptions, command: strin
   log(`${name}: starting ${name === 'baseline' ? 'the bare Fastify server' : opts.url ? `against ${opts.url}` : 'the service'}`);
   const target: Target = name === 'baseline' ? await startBaseline(opts) : await startService(opts, name);
   let partial;
+  const profiles: string[] = [];
   try {
     const ctx: ScenarioContext = { opts, target, api: new Api(target.baseUrl), runId: newRunId(), log: (line) => log(`${name}: ${line}`) };
     partial = await scenarios[name](ctx);
+    if (target.profileDir) profiles.push(...(await waitForProfiles(target.profileDir, 0)));
   } finally {
     await target.stop();
   }
@@ -61,14 +63,10 @@ async function runScenario(name: ScenarioName, opts: LoadOptions, command: strin
           : `${result.headline.perSecond.toFixed(0)} ${result.headline.label} / ${baselinePerSecond!.perSecond.toFixed(0)} baseline req/s = ${ratio.toFixed(3)}`,
     });
   }
-  if (opts.profile) {
-    for (const child of target.children.length > 0 ? target.children : []) {
-      const file = newestProfile(PROFILE_DIR, child.name);
-      if (!file) continue;
-      const summary = summarizeProfile(file);
-      console.log(formatProfile(summary));
-      result.notes.push(`CPU profile of ${child.name}: ${summary.byArea.slice(0, 6).map((a) => `${a.area} ${a.percent}%`).join(', ')} (${file})`);
-    }
+  for (const file of profiles) {
+    const summary = summarizeProfile(file);
+    console.log(formatProfile(summary));
+    result.notes.push(`CPU profile during the load, ${summary.file}: ${summary.byArea.slice(0, 8).map((a) => `${a.area} ${a.percent}%`).join(', ')}`);
   }
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);

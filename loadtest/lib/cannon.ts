@@ -38,12 +38,6 @@ export function fire(opts: CannonOptions): Promise<autocannon.Result> {
   });
 }
 
-/** One untimed second of the same traffic first, so JIT warm-up does not count (read-only phases). */
-export async function fireWarm(opts: CannonOptions): Promise<autocannon.Result> {
-  await fire({ ...opts, title: `${opts.title} (warm-up)`, duration: 1, amount: undefined });
-  return fire(opts);
-}
-
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export function toPhase(name: string, result: autocannon.Result): Phase {

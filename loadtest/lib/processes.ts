@@ -21,8 +21,10 @@ export interface Child {
   readonly pid: number;
   readonly logFile: string;
   readonly ready: ReadyMessage;
-  /** SIGTERM, then wait for a clean exit (a CPU profile is only written on a clean exit). */
+  /** SIGTERM, then wait for the exit. */
   stop(): Promise<number | null>;
+  /** Toggles the child's load-phase CPU profiler (children/profiler.ts). */
+  signalProfiler(): void;
 }
 
 function isReady(message: unknown): message is ReadyMessage {
@@ -39,13 +41,13 @@ export async function startChild(
   name: string,
   entry: string,
   env: NodeJS.ProcessEnv,
-  { nodeArgs = [], compiled = true, startTimeoutMs = 120_000 }: { nodeArgs?: string[]; compiled?: boolean; startTimeoutMs?: number } = {},
+  { compiled = true, startTimeoutMs = 120_000 }: { compiled?: boolean; startTimeoutMs?: number } = {},
 ): Promise<Child> {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${name}.log`);
   const fd = openSync(logFile, 'w');
   const args = compiled ? [join(COMPILED_ROOT, entry.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', join(PROJECT_ROOT, entry)];
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], {
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', fd, fd, 'ipc'],
@@ -75,6 +77,9 @@ export async function startChild(
     pid: child.pid ?? -1,
     logFile,
     ready,
+    signalProfiler() {
+      child.kill('SIGUSR2');
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill('SIGTERM');

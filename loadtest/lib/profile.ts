@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 interface ProfileNode {
@@ -66,15 +66,15 @@ export function summarizeProfile(file: string): ProfileSummary {
   };
 }
 
-/** The newest profile in `dir` whose name starts with `prefix`. */
-export function newestProfile(dir: string, prefix: string): string | undefined {
-  try {
-    return readdirSync(dir)
-      .filter((f) => f.startsWith(prefix) && f.endsWith('.cpuprofile'))
-      .map((f) => join(dir, f))
-      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  } catch {
-    return undefined;
+/** Waits until `count` profiles are in `dir` (the children write them asynchronously). */
+export async function waitForProfiles(dir: string, count: number, timeoutMs = 15_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => join(dir, f));
+    if (files.length >= count || Date.now() > deadline) return files.sort();
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 

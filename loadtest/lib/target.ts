@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { LoadOptions } from './options.js';
 import { type Child, PROJECT_ROOT, startChild } from './processes.js';
+import { waitForProfiles } from './profile.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const PROFILE_DIR = join(PROJECT_ROOT, 'loadtest', 'results', 'profiles');
@@ -16,24 +17,57 @@ export interface Target {
   /** The Redis key prefix of a service this runner started (null for --url). */
   redisPrefix: string | null;
   children: Child[];
+  /** Where the children write their load-phase CPU profiles (--profile), else null. */
+  profileDir: string | null;
+  /**
+   * Runs `work` (one load phase) with every child's CPU profiler on (--profile; else just runs it);
+   * the profiles are named `<label>-<child>-<time>.cpuprofile`.
+   */
+  profilePhase<T>(label: string, work: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
 }
 
-function profileArgs(opts: LoadOptions, name: string): string[] {
-  if (!opts.profile) return [];
-  mkdirSync(PROFILE_DIR, { recursive: true });
-  return ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `${name}-${Date.now()}.cpuprofile`];
+function profileDirFor(opts: LoadOptions, scenario: string): string | null {
+  if (!opts.profile) return null;
+  const dir = join(PROFILE_DIR, `${scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function profiling(opts: LoadOptions, scenario: string) {
+  const dir = profileDirFor(opts, scenario);
+  const phase =
+    (children: Child[]) =>
+    async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+      if (!dir) return work();
+      const before = new Set(readdirSync(dir));
+      for (const child of children) child.signalProfiler();
+      try {
+        return await work();
+      } finally {
+        for (const child of children) child.signalProfiler();
+        const fresh = await waitForProfiles(dir, before.size + children.length);
+        for (const file of fresh) {
+          const name = basename(file);
+          if (!before.has(name)) renameSync(file, join(dir, `${label.replace(/\W+/g, '-')}-${name}`));
+        }
+      }
+    };
+  return { dir, env: dir ? { LOADTEST_PROFILE_DIR: dir } : {}, phase };
 }
 
 /** The bare Fastify ceiling, always started here (it is a property of this machine). */
 export async function startBaseline(opts: LoadOptions): Promise<Target> {
-  const child = await startChild('baseline-server', 'loadtest/lib/children/baseline.ts', { ...process.env }, { nodeArgs: profileArgs(opts, 'baseline'), compiled: !opts.tsx });
+  const prof = profiling(opts, 'baseline');
+  const child = await startChild('baseline-server', 'loadtest/lib/children/baseline.ts', { ...process.env, ...prof.env }, { compiled: !opts.tsx });
   return {
     baseUrl: `http://127.0.0.1:${child.ready.port}`,
-    description: `bare Fastify child process (pid ${child.pid})`,
+    description: `bare Fastify child process (${opts.tsx ? 'through tsx' : 'tsc output'}, pid ${child.pid})`,
     admin: null,
     redisPrefix: null,
     children: [child],
+    profileDir: prof.dir,
+    profilePhase: prof.phase([child]),
     stop: async () => void (await child.stop()),
   };
 }
@@ -52,6 +86,8 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       admin: ADMIN_EMAIL && ADMIN_PASSWORD ? { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } : null,
       redisPrefix: null,
       children: [],
+      profileDir: null,
+      profilePhase: (_label, work) => work(),
       stop: async () => undefined,
     };
   }
@@ -59,6 +95,7 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
   const runId = randomBytes(4).toString('hex');
   const admin = { email: `loadtest-admin-${runId}@example.com`, password: randomBytes(12).toString('hex') };
   const children: Child[] = [];
+  const prof = profiling(opts, scenario);
   const stopAll = async () => {
     for (const child of children.reverse()) await child.stop();
   };
@@ -66,10 +103,7 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
     let mongoUri = process.env.MONGODB_URI;
     let mongoKind = 'MONGODB_URI';
     if (!mongoUri && opts.mongo === 'process') {
-      const mongo = await startChild(`${scenario}-mongo`, 'loadtest/lib/children/mongo.ts', { ...process.env }, {
-        nodeArgs: profileArgs(opts, `${scenario}-mongo`),
-        compiled: !opts.tsx,
-      });
+      const mongo = await startChild(`${scenario}-mongo`, 'loadtest/lib/children/mongo.ts', { ...process.env, ...prof.env }, { compiled: !opts.tsx });
       children.push(mongo);
       mongoUri = mongo.ready.uri;
       mongoKind = `${mongo.ready.kind} in its own process (pid ${mongo.pid})`;
@@ -95,11 +129,9 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       ADMIN_EMAIL: admin.email,
       ADMIN_PASSWORD: admin.password,
       DOCS_ENABLED: 'false',
+      ...prof.env,
     };
-    const server = await startChild(`${scenario}-server`, 'loadtest/lib/children/service.ts', env, {
-      nodeArgs: profileArgs(opts, `${scenario}-server`),
-      compiled: !opts.tsx,
-    });
+    const server = await startChild(`${scenario}-server`, 'loadtest/lib/children/service.ts', env, { compiled: !opts.tsx });
     children.push(server);
     const mongoText = mongoUri ? mongoKind : (server.ready.kind ?? 'embedded, inline');
     return {
@@ -108,6 +140,8 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       admin,
       redisPrefix,
       children,
+      profileDir: prof.dir,
+      profilePhase: prof.phase(children),
       async stop() {
         await stopAll();
         await clearRedisPrefix(redisPrefix);

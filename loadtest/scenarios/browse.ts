@@ -76,7 +76,9 @@ export async function browse(ctx: ScenarioContext): Promise<Omit<ScenarioResult,
     log(`load: ${plan.name} for ${ctx.opts.duration} s over ${connections} connections (after 1 s of warm-up)`);
     await fire({ title: `${plan.name} (warm-up)`, url: ctx.target.baseUrl, connections, duration: 1, requests: [cycling(plan.paths, new Tally())] });
     const before = await redisKeyspaceStats();
-    const result = await fire({ title: plan.name, url: ctx.target.baseUrl, connections, duration: ctx.opts.duration, requests: [cycling(plan.paths, tally)] });
+    const result = await ctx.target.profilePhase(plan.name, () =>
+      fire({ title: plan.name, url: ctx.target.baseUrl, connections, duration: ctx.opts.duration, requests: [cycling(plan.paths, tally)] }),
+    );
     const after = await redisKeyspaceStats();
     const phase = toPhase(plan.name, result);
     phases.push(phase);

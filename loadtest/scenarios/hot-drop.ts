@@ -50,7 +50,9 @@ export async function hotDrop(ctx: ScenarioContext): Promise<Omit<ScenarioResult
   };
 
   log(`load: ${buyers.length} purchases over ${connections} connections`);
-  const result = await fire({ title: 'hot-drop', url: ctx.target.baseUrl, connections, amount: buyers.length, requests: [request], timeout: 30 });
+  const result = await ctx.target.profilePhase('purchase', () =>
+    fire({ title: 'hot-drop', url: ctx.target.baseUrl, connections, amount: buyers.length, requests: [request], timeout: 30 }),
+  );
   const phase = toPhase('purchase', result);
 
   // Verify through the API what the answers claim.

@@ -87,14 +87,14 @@ export async function retryStorm(ctx: ScenarioContext): Promise<Omit<ScenarioRes
 
   const firstTally = new Tally();
   log(`load: ${buyers.length} purchases x ${COPIES} simultaneous copies over ${connections} connections`);
-  const first = await fire({
+  const first = await ctx.target.profilePhase('first attempts', () => fire({
     title: 'first attempts',
     url: ctx.target.baseUrl,
     connections: Math.min(connections, buyers.length * COPIES),
     amount: buyers.length * COPIES,
     requests: [purchaseRequests(buyers, (n) => Math.floor(n / COPIES) % buyers.length, runId, body, firstTally, answers)],
     timeout: 30,
-  });
+  }));
   phases.push(toPhase(`first attempts (x${COPIES})`, first));
 
   const stormTally = new Tally();
@@ -108,14 +108,14 @@ export async function retryStorm(ctx: ScenarioContext): Promise<Omit<ScenarioRes
     requests: [purchaseRequests(buyers, (n) => n % buyers.length, runId, body, warmTally, answers)],
     timeout: 30,
   });
-  const storm = await fire({
+  const storm = await ctx.target.profilePhase('replay storm', () => fire({
     title: 'replay storm',
     url: ctx.target.baseUrl,
     connections,
     duration: ctx.opts.duration,
     requests: [purchaseRequests(buyers, (n) => n % buyers.length, runId, body, stormTally, answers)],
     timeout: 30,
-  });
+  }));
   const stormPhase = toPhase('replay storm', storm);
   phases.push(stormPhase);
 

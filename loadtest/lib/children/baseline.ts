@@ -3,6 +3,9 @@
  * logging, no database, started the same way as the service (a child process on a free port).
  */
 import Fastify from 'fastify';
+import { profileOnSignal } from './profiler.js';
+
+profileOnSignal('baseline');
 
 const app = Fastify({ logger: false });
 app.get('/', async () => ({ success: true, data: { status: 'ok' } }));

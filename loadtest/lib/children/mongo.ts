@@ -1,5 +1,8 @@
 /** The embedded MongoDB (scripts/embedded-mongo.ts) in a process of its own, for load runs. */
 import { startEmbeddedMongo } from '../../../scripts/embedded-mongo.js';
+import { profileOnSignal } from './profiler.js';
+
+profileOnSignal('mongo');
 
 const mongo = await startEmbeddedMongo();
 const stop = () => {

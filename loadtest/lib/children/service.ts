@@ -6,6 +6,9 @@
 import { startEmbeddedMongo } from '../../../scripts/embedded-mongo.js';
 import { loadConfig } from '../../../src/config.js';
 import { startServer } from '../../../src/server.js';
+import { profileOnSignal } from './profiler.js';
+
+profileOnSignal('server');
 
 const env = { ...process.env };
 let kind = 'external';
