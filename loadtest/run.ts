@@ -66,7 +66,7 @@ async function runScenario(name: ScenarioName, opts: LoadOptions, command: strin
   for (const file of profiles) {
     const summary = summarizeProfile(file);
     console.log(formatProfile(summary));
-    result.notes.push(`CPU profile during the load, ${summary.file}: ${summary.byArea.slice(0, 8).map((a) => `${a.area} ${a.percent}%`).join(', ')}`);
+    result.notes.push(`CPU profile during the load, ${summary.file}: busy ${summary.busyPercent}%; ${summary.byArea.slice(0, 8).map((a) => `${a.area} ${a.percent}%`).join(', ')}`);
   }
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);

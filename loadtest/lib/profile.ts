@@ -16,6 +16,8 @@ interface CpuProfile {
 export interface ProfileSummary {
   file: string;
   seconds: number;
+  /** Share of the samples in which the process was not idle: how saturated its one thread was. */
+  busyPercent: number;
   /** Share of samples, by where the code lives (package, project file, runtime). */
   byArea: { area: string; percent: number }[];
   byFunction: { fn: string; percent: number }[];
@@ -48,9 +50,11 @@ export function summarizeProfile(file: string): ProfileSummary {
   const areas = new Map<string, number>();
   const fns = new Map<string, number>();
   let total = 0;
+  let idle = 0;
   for (const node of profile.nodes) {
     const hits = node.hitCount ?? 0;
     const { functionName, url, lineNumber } = node.callFrame;
+    if (functionName === '(idle)') idle += hits;
     if (hits === 0 || functionName === '(idle)') continue;
     total += hits;
     const area = areaOf(url, functionName);
@@ -61,6 +65,7 @@ export function summarizeProfile(file: string): ProfileSummary {
   return {
     file,
     seconds: Math.round((profile.endTime - profile.startTime) / 1e4) / 100,
+    busyPercent: Math.round((total / (total + idle || 1)) * 1000) / 10,
     byArea: top(areas, total || 1, 15).map(({ key, percent }) => ({ area: key, percent })),
     byFunction: top(fns, total || 1, 20).map(({ key, percent }) => ({ fn: key, percent })),
   };
@@ -79,7 +84,7 @@ export async function waitForProfiles(dir: string, count: number, timeoutMs = 15
 }
 
 export function formatProfile(summary: ProfileSummary): string {
-  const lines = [`CPU profile ${summary.file} (${summary.seconds} s, self time, idle excluded)`, '  by area:'];
+  const lines = [`CPU profile ${summary.file} (${summary.seconds} s, busy ${summary.busyPercent}% of samples; shares of busy self time)`, '  by area:'];
   for (const a of summary.byArea) lines.push(`    ${a.percent.toFixed(1).padStart(5)}%  ${a.area}`);
   lines.push('  by function:');
   for (const f of summary.byFunction) lines.push(`    ${f.percent.toFixed(1).padStart(5)}%  ${f.fn}`);
