@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoError } from 'mongodb';
+import { MongoError, MongoServerError } from 'mongodb';
 import type { ClientSession, Connection } from 'mongoose';
 import { AppError } from '../lib/errors.js';
 
@@ -63,8 +63,28 @@ function backoffMs(attempt: number): number {
   return 1 + Math.random() * ceiling;
 }
 
+const KILL_WAIT_MS = 500;
+
 export const tooBusy = (detail = 'Too many concurrent purchases for this event right now; retry shortly') =>
   new AppError(503, 'SERVICE_UNAVAILABLE', detail, { headers: { 'retry-after': '1' } });
+
+/**
+ * Ends the server side of a transaction we could not finish cleanly (the connection failed, or the
+ * commit's outcome is unknown). Otherwise its write on the event document would make every other
+ * sale of the event conflict until the server's transaction lifetime limit (60 s by default).
+ * Harmless if the transaction did commit: killing a session never undoes a commit.
+ */
+async function killServerSession(conn: Connection, session: ClientSession): Promise<void> {
+  const id = session.id;
+  if (!id) return;
+  const kill = conn
+    .getClient()
+    .db('admin')
+    .command({ killSessions: [id] })
+    .catch(() => undefined); // Best effort: the lifetime limit still ends the transaction eventually.
+  // While the database is unreachable this cannot succeed; do not make the caller wait for it.
+  await Promise.race([kill, sleep(KILL_WAIT_MS)]);
+}
 
 async function commit(session: ClientSession, deadline: number): Promise<void> {
   for (;;) {
@@ -109,11 +129,16 @@ export async function runTransaction<T>(
       return result;
     } catch (err) {
       if (session.inTransaction()) await session.abortTransaction().catch(() => undefined);
+      // A server-reported error means the server knows the transaction's fate (it aborts it on a
+      // write conflict); after a lost connection or an unknown commit result it may still be open.
+      const fateUnknown =
+        hasLabel(err, 'UnknownTransactionCommitResult') || (err instanceof MongoError && !(err instanceof MongoServerError));
+      if (fateUnknown) await killServerSession(conn, session);
       if (hasLabel(err, 'UnknownTransactionCommitResult')) {
         // Out of time with the outcome unknown. Safe to answer "retry": a retry with the same
         // Idempotency-Key finds the booking if it was committed (DESIGN.md 3).
         transactionStats.exhausted++;
-        throw tooBusy('The booking could not be confirmed in time; retry with the same Idempotency-Key');
+        throw tooBusy('The outcome could not be confirmed in time; retry the same request (same Idempotency-Key)');
       }
       if (!isTransient(err)) throw err;
       transactionStats.conflicts++;
