@@ -122,6 +122,9 @@ export const createIndexes: Handler = async (ctx) => {
     const sameName = coll.indexes.get(spec.name);
     if (sameName) {
       if (sameIndex(sameName.spec, spec)) continue;
+      if (keyOf(sameName.spec.key) === keyOf(spec.key)) {
+        throw new MongoCommandError(Codes.IndexOptionsConflict, `An equivalent index already exists with the same name but different options. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(sameName.spec)}`);
+      }
       throw new MongoCommandError(Codes.IndexKeySpecsConflict, `An existing index has the same name as the requested index. When index names are not specified, they are auto computed and can cause conflicts. Please refer to our documentation. Requested index: ${JSON.stringify(spec)}, existing index: ${JSON.stringify(sameName.spec)}`);
     }
     for (const ix of coll.indexes.values()) {
