@@ -68,12 +68,11 @@ describe('Redis stops in the middle of a run of purchases, then comes back', () 
     const before = plan(buyers, 9);
     await Promise.all(before.map(sell));
 
-    // 2. Redis killed while a burst of purchases is in flight: every one still sells.
+    // 2. Redis killed (SIGKILL, sent synchronously) while a burst of purchases is in flight: every one still sells.
     const during = plan(buyers, 12);
-    const inFlight = during.map((p, i) => sleep(i * 3).then(() => sell(p)));
-    await sleep(10);
-    await redis.kill();
-    await Promise.all(inFlight);
+    const inFlight = during.map(sell);
+    const killed = redis.kill();
+    await Promise.all([...inFlight, killed]);
 
     // 3. Redis gone: readiness names it, selling goes on, retries of every key get their booking back.
     const down = await readiness(t);
@@ -243,7 +242,7 @@ describe('MongoDB fails commands (failCommand fail point)', () => {
     // An abandoned transaction must not keep the event locked: both sell within a few retries.
     for (const q of [p, other]) {
       let sold: LightMyRequestResponse | undefined;
-      for (let attempt = 0; attempt < 5 && sold?.statusCode !== 201; attempt++) {
+      for (let attempt = 0; attempt < 4 && sold?.statusCode !== 201; attempt++) {
         if (attempt > 0) await sleep(500);
         sold = await book(t.app, q.buyer.accessToken, { eventId, quantity: q.quantity }, q.key);
         if (sold.statusCode !== 201) expectRetryable(sold);
@@ -261,7 +260,10 @@ describe('MongoDB fails commands (failCommand fail point)', () => {
     await sellThrough(eventId, purchases, () =>
       failCommand(t.app, appName, 'alwaysOn', { failCommands: ['findAndModify', 'insert'], blockConnection: true, blockTimeMS: 250 }),
     );
-    expect(performance.now() - started).toBeLessThan(15_000);
+    const tookMs = performance.now() - started;
+    // Blocked for real (every sale waits at least once), yet every buyer had an answer in bounded time.
+    expect(tookMs).toBeGreaterThanOrEqual(250);
+    expect(tookMs).toBeLessThan(15_000);
     await expectSoldOnce(eventId, purchases);
   });
 
@@ -294,6 +296,13 @@ describe('MongoDB fails commands (failCommand fail point)', () => {
     await failCommand(t.app, appName, 'alwaysOn', { failCommands: ['find', 'aggregate', 'count'], closeConnection: true });
     const res = await t.app.inject({ method: 'GET', url: '/api/v1/bookings', headers: { authorization: `Bearer ${buyers[0]!.accessToken}` } });
     expectRetryable(res);
+    // The fail point names this app only: another client of the same server reads on (other test files run alongside).
+    const bystander = await buildTestApp();
+    try {
+      expect((await bystander.app.inject({ method: 'GET', url: '/api/v1/events' })).statusCode).toBe(200);
+    } finally {
+      await bystander.close();
+    }
   });
 
   it('readiness names MongoDB while it fails, and recovers', async () => {
