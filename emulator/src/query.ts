@@ -13,7 +13,7 @@ import * as windowOps from 'mingo/operators/window';
 import { Query } from 'mingo/query';
 import type { Options, PipelineOperator, QueryOperator } from 'mingo/types';
 import { Codes, MongoCommandError } from './errors.js';
-import { compareValues, isPlainObject, pathValues, typeRank, valuesEqual, type Doc } from './values.js';
+import { compareValues, hasBsonType, isPlainObject, pathValues, typeAlias, typeRank, valuesEqual, type Doc } from './values.js';
 
 export type Matcher = (doc: Doc) => boolean;
 
@@ -58,7 +58,24 @@ const rangeOp =
     return false;
   };
 
+/** $type with every BSON type name/number (mingo lacks objectId, binData, timestamp...). */
+const typeOp: QueryOpImpl = (selector, value) => {
+  const wanted = (Array.isArray(value) ? value : [value]).map((t) => {
+    const alias = typeAlias(t);
+    if (!alias) throw new MongoCommandError(Codes.BadValue, `Unknown type name alias: ${String(t)}`);
+    return alias;
+  });
+  return (doc) => {
+    for (const v of pathValues(doc, selector)) {
+      const vals = Array.isArray(v) ? [v, ...v] : [v];
+      if (vals.some((x) => wanted.some((w) => (w === 'array' ? Array.isArray(x) : hasBsonType(x, w))))) return true;
+    }
+    return false;
+  };
+};
+
 const queryOps: Record<string, QueryOpImpl> = {
+  $type: typeOp,
   $eq: (selector, value) => (doc) => eqMatch(doc, selector, value),
   $ne: (selector, value) => (doc) => !eqMatch(doc, selector, value),
   $in: (selector, value) => {

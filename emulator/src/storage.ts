@@ -43,6 +43,8 @@ export class Collection {
   dropped = false;
   /** Set while the collection exists only inside the transaction that created it. */
   pendingTxn: Txn | null = null;
+  /** Ever held a Decimal128 / wide Long: aggregation arithmetic over it is refused. */
+  hasWideNumbers = false;
 
   constructor(
     readonly store: Store,

@@ -5,7 +5,7 @@
 import { BlockedByTransaction, Codes, MongoCommandError, writeConflict } from './errors.js';
 import { formatValue, type Index } from './indexes.js';
 import type { Collection, DocChain, Store } from './storage.js';
-import type { Doc } from './values.js';
+import { hasWideNumber, type Doc } from './values.js';
 
 export type TxnState = 'active' | 'committed' | 'aborted';
 
@@ -57,7 +57,10 @@ export class Txn {
   /** Buffers a new body (or tombstone) for a claimed document. */
   put(chain: DocChain, doc: Doc | null): void {
     this.writes.set(chain, doc);
-    if (doc) chain.coll.indexDoc(chain, doc);
+    if (doc) {
+      chain.coll.indexDoc(chain, doc);
+      if (!chain.coll.hasWideNumbers && hasWideNumber(doc)) chain.coll.hasWideNumbers = true;
+    }
   }
 
   /** Raises E11000 (or a write conflict) if another document holds one of doc's unique keys. */

@@ -4,7 +4,7 @@ import { Aggregator } from 'mingo/aggregator';
 import { update as mingoUpdate } from 'mingo/updater';
 import { Codes, MongoCommandError } from './errors.js';
 import { mingoOptions, translateMingoError, updaterQueryOptions } from './query.js';
-import { bsonTypeName, cloneDoc, getPath, isPlainObject, keyOf, numericValue, type Doc } from './values.js';
+import { bsonTypeName, cloneDoc, getPath, hasWideNumber, isPlainObject, keyOf, numericValue, type Doc } from './values.js';
 import { formatValue } from './indexes.js';
 
 const supportedOps = new Set(['$set', '$unset', '$inc', '$mul', '$min', '$max', '$rename', '$push', '$addToSet', '$pull', '$pullAll', '$pop', '$currentDate', '$bit', '$setOnInsert']);
@@ -37,6 +37,11 @@ function validateOperators(doc: Doc, u: Doc): void {
       if (path === '_id' || path.startsWith('_id.')) {
         if (op !== '$set' && op !== '$setOnInsert' && op !== '$min' && op !== '$max') {
           throw new MongoCommandError(Codes.ImmutableField, `Performing an update on the path '_id' would modify the immutable field '_id'`);
+        }
+      }
+      if (op === '$inc' || op === '$mul' || op === '$bit') {
+        if (hasWideNumber(val) || hasWideNumber(hasPositional(path) ? undefined : getPath(doc, path))) {
+          throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support ${op} on Decimal128 or 64-bit integers beyond 2^53 (field '${path}')`);
         }
       }
       if (op === '$inc' || op === '$mul') {

@@ -267,12 +267,45 @@ export function getPath(doc: unknown, path: string): unknown {
   return v;
 }
 
+/** True when the value contains a Decimal128 or a Long beyond 2^53 (numbers mingo cannot do arithmetic on). */
+export function hasWideNumber(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.some(hasWideNumber);
+  const t = bsonType(v);
+  if (t === 'Decimal128' || t === 'Long') return true;
+  if (!isPlainObject(v)) return false;
+  for (const k in v) if (hasWideNumber(v[k])) return true;
+  return false;
+}
+
+const typeAliases: Record<string, string> = {
+  double: 'double', 1: 'double', string: 'string', 2: 'string', object: 'object', 3: 'object', array: 'array', 4: 'array',
+  binData: 'binData', 5: 'binData', undefined: 'undefined', 6: 'undefined', objectId: 'objectId', 7: 'objectId', bool: 'bool', 8: 'bool',
+  date: 'date', 9: 'date', null: 'null', 10: 'null', regex: 'regex', 11: 'regex', javascript: 'javascript', 13: 'javascript',
+  int: 'int', 16: 'int', timestamp: 'timestamp', 17: 'timestamp', long: 'long', 18: 'long', decimal: 'decimal', 19: 'decimal',
+  minKey: 'minKey', '-1': 'minKey', maxKey: 'maxKey', 127: 'maxKey', number: 'number',
+};
+
+/** Canonical $type name for an alias or BSON type number, or undefined when unknown. */
+export const typeAlias = (t: unknown): string | undefined => (typeof t === 'string' || typeof t === 'number' ? typeAliases[String(t)] : undefined);
+
+/** Whether v has the BSON type named by a canonical alias ("number" = any numeric type). */
+export function hasBsonType(v: unknown, alias: string): boolean {
+  if (v === undefined) return false;
+  const name = v === null ? 'null' : typeRank(v) === 1 ? 'minKey' : typeRank(v) === 13 ? 'maxKey' : bsonTypeName(v);
+  if (alias === 'number') return typeRank(v) === 3;
+  return name === alias;
+}
+
 export function bsonTypeName(v: unknown): string {
   switch (typeRank(v)) {
     case 2:
       return v === undefined ? 'missing' : 'null';
-    case 3:
-      return typeof v === 'number' ? (Number.isInteger(v) && Math.abs(v) < 2 ** 31 ? 'int' : 'double') : (bsonType(v as object) ?? 'double').toLowerCase();
+    case 3: {
+      if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 2 ** 31 ? 'int' : 'double';
+      const t = bsonType(v as object);
+      return t === 'Decimal128' ? 'decimal' : t === 'Int32' ? 'int' : t === 'Long' ? 'long' : 'double';
+    }
     case 4:
       return 'string';
     case 6:

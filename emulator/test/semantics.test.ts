@@ -97,6 +97,32 @@ describe('BSON comparison semantics', () => {
     expect(await oc.countDocuments({ _id: { $gt: a, $lt: cc } })).toBe(1);
   });
 
+  it('$type knows every BSON type name and number, and looks into arrays', async () => {
+    expect(await ids({ v: { $type: 'objectId' } })).toEqual([11]);
+    expect(await ids({ v: { $type: 'binData' } })).toEqual([14]);
+    expect(await ids({ v: { $type: 'decimal' } })).toEqual([3, 4]);
+    expect(await ids({ v: { $type: 'long' } })).toEqual([15]);
+    expect(await ids({ v: { $type: 17 } })).toEqual([16]);
+    expect(await ids({ v: { $type: 'number' }, _id: { $lt: 10 } })).toEqual([1, 2, 3, 4, 5, 9]);
+    expect(await ids({ v: { $type: ['null', 'bool'] } })).toEqual([7, 12]);
+    expect(await ids({ v: { $type: 'array' } })).toEqual([9]);
+  });
+
+  it('refuses arithmetic mingo cannot do on Decimal128 / wide Long instead of answering wrongly', async () => {
+    const inc = await c.updateOne({ _id: 4 }, { $inc: { v: 1 } }).then(
+      () => null,
+      (e: { code?: number }) => e.code,
+    );
+    expect(inc).toBe(238);
+    const agg = await c.aggregate([{ $group: { _id: null, s: { $sum: '$v' } } }]).toArray().then(
+      () => null,
+      (e: { code?: number }) => e.code,
+    );
+    expect(agg).toBe(238);
+    // Filtering and sorting such values is fine.
+    expect((await c.aggregate([{ $match: { v: { $type: 'decimal' } } }, { $sort: { v: -1 } }]).toArray()).map((d) => d._id)).toEqual([4, 3]);
+  });
+
   it('documents round-trip with their BSON types', async () => {
     const rt = h.client.db('sem').collection<Loose>('roundtrip');
     const doc = { _id: 'rt', d: Decimal128.fromString('1.10'), big: Long.fromString('9007199254740993'), bin: new Binary(Buffer.from([1, 2, 3]), 4), ts: new Timestamp({ t: 5, i: 6 }), date: new Date(123), nested: { arr: [1, 'a', null] } };

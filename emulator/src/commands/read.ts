@@ -53,7 +53,7 @@ export const find: Handler = (ctx) => {
   if (limit) docs = docs.slice(0, limit);
   docs = applyProjection(docs, b.projection);
   if (limit && batchSize !== undefined && batchSize >= limit) batchSize = limit;
-  return ctx.state.cursors.first(`${ctx.db}.${name}`, docs, batchSize, singleBatch || (limit > 0 && docs.length <= (batchSize ?? 101) && docs.length === limit), ctx.session?.id);
+  return ctx.state.cursors.first(`${ctx.db}.${name}`, docs, batchSize, singleBatch, ctx.session?.id);
 };
 
 export const getMore: Handler = (ctx) => {
@@ -135,6 +135,10 @@ function validatePipeline(pipeline: unknown[], nested = false): boolean {
   return mutates;
 }
 
+/** Stages that only filter, order or reshape by inclusion never do arithmetic. */
+const passiveStages = new Set(['$match', '$sort', '$skip', '$limit', '$count', '$unwind', '$lookup', '$sample']);
+const computes = (pipeline: Doc[]): boolean => pipeline.some((st) => !passiveStages.has(Object.keys(st)[0]));
+
 function snapshotDocs(txn: Txn, ctx: Ctx, name: string): Doc[] {
   return scan(txn, ctx.state.store.collection(ctx.db, name), undefined).map((h) => h.doc);
 }
@@ -168,6 +172,10 @@ export const aggregate: Handler = (ctx) => {
       input = scan(txn, coll, filter, { variables: letOf(ctx) }).map((h) => h.doc);
     }
     if (rest.length === 0) return input;
+    // mingo's arithmetic ignores Decimal128 and wide Longs; refuse rather than answer differently.
+    if (coll?.hasWideNumbers && computes(rest)) {
+      throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support aggregation expressions over Decimal128 or 64-bit integers beyond 2^53');
+    }
     if (mutates) input = input.map(cloneDoc);
     try {
       const agg = new Aggregator(rest, mingoOptions(letOf(ctx)));
