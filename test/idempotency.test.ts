@@ -119,6 +119,15 @@ describe('repeats', () => {
     expect(again.statusCode).toBe(201);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body).toBe(first.body);
+    // The same route with a trailing slash is the same path.
+    const slash = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/bookings/',
+      headers: { ...bearer(buyer.accessToken), 'idempotency-key': key },
+      payload: { eventId, quantity: 2 },
+    });
+    expect(slash.statusCode).toBe(201);
+    expect(slash.headers['idempotent-replayed']).toBe('true');
     expect(await bookingsOf(eventId)).toHaveLength(1);
   });
 

@@ -1,12 +1,5 @@
 import { createHash } from 'node:crypto';
-import type {
-  FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
-  onSendHookHandler,
-  preHandlerHookHandler,
-  RouteOptions,
-} from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, unauthenticated } from '../lib/errors.js';
 import { requestFingerprint } from './fingerprint.js';
@@ -136,7 +129,9 @@ async function idempotency(app: FastifyInstance): Promise<void> {
   async function claim(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     if (!request.auth) throw unauthenticated();
     const key = parseIdempotencyKey(request.headers['idempotency-key']);
-    const fingerprint = requestFingerprint(request.method, request.url.split('?')[0], request.body);
+    // `/bookings` and `/bookings/` are the same route, so they are the same path here too.
+    const path = request.url.split('?')[0].replace(/\/+$/, '') || '/';
+    const fingerprint = requestFingerprint(request.method, path, request.body);
     const ctx: IdempotencyContext = { key, fingerprint };
     request.idempotency = ctx;
     const storeKey = storeKeyFor(request.auth.userId, key);
@@ -202,8 +197,8 @@ async function idempotency(app: FastifyInstance): Promise<void> {
 
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.config?.idempotent) return;
-    route.preHandler = [...asArray(route.preHandler), claim as preHandlerHookHandler];
-    route.onSend = [...asArray(route.onSend), remember as onSendHookHandler];
+    route.preHandler = [...asArray(route.preHandler), claim];
+    route.onSend = [...asArray(route.onSend), remember];
   });
 }
 
