@@ -9,11 +9,11 @@ const ms = (n: number) => `${n}`;
 
 function phaseTable(phases: Phase[]): string[] {
   return [
-    '| phase | connections | requests | seconds | req/s | p50 ms | p90 ms | p99 ms | max ms | no answer |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| phase | connections | requests | seconds | req/s | p50 ms | p90 ms | p99 ms | max ms | no answer | bytes/answer |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...phases.map(
       (p) =>
-        `| ${p.name} | ${p.connections} | ${p.requests} | ${p.seconds.toFixed(2)} | ${p.requestsPerSecond.toFixed(0)} | ${ms(p.latencyMs.p50)} | ${ms(p.latencyMs.p90)} | ${ms(p.latencyMs.p99)} | ${ms(p.latencyMs.max)} | ${p.errors} |`,
+        `| ${p.name} | ${p.connections} | ${p.requests} | ${p.seconds.toFixed(2)} | ${p.requestsPerSecond.toFixed(0)} | ${ms(p.latencyMs.p50)} | ${ms(p.latencyMs.p90)} | ${ms(p.latencyMs.p99)} | ${ms(p.latencyMs.max)} | ${p.errors} | ${p.bytesPerResponse} |`,
     ),
   ];
 }

@@ -21,6 +21,8 @@ export interface Phase {
   /** Connection errors and timeouts (requests that got no answer). */
   errors: number;
   timeouts: number;
+  /** Average size of an answer on the wire, headers included. */
+  bytesPerResponse: number;
 }
 
 export type CannonOptions = autocannon.Options & { title: string };
@@ -60,6 +62,7 @@ export function toPhase(name: string, result: autocannon.Result): Phase {
     statusCounts,
     errors: result.errors,
     timeouts: result.timeouts,
+    bytesPerResponse: requests > 0 ? Math.round(result.throughput.total / requests) : 0,
   };
 }
 

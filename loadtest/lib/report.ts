@@ -65,7 +65,7 @@ function table(rows: string[][]): string {
 
 export function phaseRows(phases: Phase[]): string[][] {
   return [
-    ['phase', 'conns', 'requests', 'seconds', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'no answer'],
+    ['phase', 'conns', 'requests', 'seconds', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'no answer', 'bytes/answer'],
     ...phases.map((p) => [
       p.name,
       String(p.connections),
@@ -77,6 +77,7 @@ export function phaseRows(phases: Phase[]): string[][] {
       String(p.latencyMs.p99),
       String(p.latencyMs.max),
       String(p.errors),
+      String(p.bytesPerResponse),
     ]),
   ];
 }
