@@ -15,7 +15,8 @@ import { loggerOptions } from './lib/logger.js';
 import core from './plugins/core.js';
 import database from './plugins/database.js';
 import docs from './plugins/docs.js';
-import errors from './plugins/errors.js';
+import errors, { sendProblem, toAppError } from './plugins/errors.js';
+import { acceptOnlyJson } from './plugins/json-bodies.js';
 import rateLimits from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
 import requestContext, { requestIdFrom } from './plugins/request-context.js';
@@ -43,7 +44,11 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     // Parse JSON into plain objects without prototype tricks (`__proto__`, `constructor`).
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Malformed URLs and over-long path parameters answer problem+json like everything else.
+    frameworkErrors: (error, _request, reply) => sendProblem(reply, toAppError(error)),
   }).withTypeProvider<ZodTypeProvider>();
+
+  acceptOnlyJson(app);
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envelope, objectId } from '../lib/http.js';
+import { envelope, isWellFormedText, objectId, safeText } from '../lib/http.js';
 import { PASSWORD_MAX_BYTES, PASSWORD_MIN_BYTES, passwordBytes } from './passwords.js';
 import { ROLES, type UserFields } from './user.model.js';
 
@@ -14,6 +14,7 @@ const maxBytesMessage = `must be at most ${PASSWORD_MAX_BYTES} bytes in UTF-8 (b
 /** A new password: 8-72 bytes of UTF-8, counted in bytes because that is what bcrypt reads. */
 export const newPasswordSchema = z
   .string()
+  .refine(isWellFormedText, { message: 'must not contain unpaired UTF-16 surrogates' })
   .refine((p) => passwordBytes(p) >= PASSWORD_MIN_BYTES, { message: `must be at least ${PASSWORD_MIN_BYTES} bytes` })
   .refine(maxBytes, { message: maxBytesMessage });
 
@@ -21,12 +22,17 @@ export const newPasswordSchema = z
  * A password offered at login: still capped at 72 bytes, since bcrypt would otherwise compare only
  * a prefix and accept a longer string that merely starts with the right password.
  */
-export const loginPasswordSchema = z.string().min(1).refine(maxBytes, { message: maxBytesMessage });
+export const loginPasswordSchema = z
+  .string()
+  .min(1)
+  .refine(maxBytes, { message: maxBytesMessage })
+  // Two different lone surrogates both reach bcrypt as U+FFFD; refuse rather than let them collide.
+  .refine(isWellFormedText, { message: 'must not contain unpaired UTF-16 surrogates' });
 
 export const roleSchema = z.enum(ROLES);
 
 export const registerBody = z
-  .object({ email: emailSchema, password: newPasswordSchema, name: z.string().trim().min(1).max(100) })
+  .object({ email: emailSchema, password: newPasswordSchema, name: safeText(1, 100) })
   .strict();
 
 export const loginBody = z.object({ email: emailSchema, password: loginPasswordSchema }).strict();

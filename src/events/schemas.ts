@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BOOKING_STATUSES } from '../bookings/booking.model.js';
-import { pagination } from '../lib/http.js';
+import { pagination, safeText } from '../lib/http.js';
 import { EVENT_STATUSES } from './event.model.js';
 
 /** Longest `q` we search for: bounds the work a regex over three text fields can cost. */
@@ -10,12 +10,12 @@ const isoDateTime = z.iso
   .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2030-05-01T19:30:00Z' })
   .transform((v) => new Date(v));
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+const text = (max: number) => safeText(1, max);
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be 3 upper-case letters (ISO 4217), e.g. EUR');
 /** Money is an integer in minor units (API.md Conventions). */
 const price = z.number().int().min(0).max(1_000_000_000);
 const maxTicketsPerBooking = z.number().int().min(1).max(100);
-const category = z.string().trim().toLowerCase().min(1).max(50);
+const category = safeText(1, 50).transform((c) => c.toLowerCase());
 
 export const createEventBody = z
   .object({
@@ -25,7 +25,7 @@ export const createEventBody = z
     totalTickets: z.number().int().min(1).max(1_000_000),
     price,
     currency,
-    description: z.string().trim().max(5000).optional(),
+    description: safeText(0, 5000).optional(),
     category: category.optional(),
     endsAt: isoDateTime.nullable().optional(),
     maxTicketsPerBooking: maxTicketsPerBooking.optional(),
@@ -49,7 +49,7 @@ export const updateEventBody = z
     totalTickets: z.number().int().min(0).max(1_000_000),
     price,
     currency,
-    description: z.string().trim().max(5000),
+    description: safeText(0, 5000),
     category,
     maxTicketsPerBooking,
   })

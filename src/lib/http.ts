@@ -43,3 +43,21 @@ export const problemSchema = z.object({
   success: z.literal(false),
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
+
+// Lone UTF-16 surrogates cannot be stored as UTF-8 (they turn into U+FFFD), so what we answered
+// and what we stored would differ; control characters have no business in names and prose.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+
+export const isWellFormedText = (s: string): boolean => !LONE_SURROGATE.test(s);
+export const hasNoControlCharacters = (s: string): boolean => !CONTROL_CHARACTER.test(s);
+
+/** Free text (names, venues, descriptions): well-formed Unicode without control characters. */
+export const safeText = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .min(min)
+    .max(max)
+    .refine(isWellFormedText, 'must not contain unpaired UTF-16 surrogates')
+    .refine(hasNoControlCharacters, 'must not contain control characters');

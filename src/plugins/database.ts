@@ -25,6 +25,8 @@ async function database(app: FastifyInstance, opts: DatabaseOptions): Promise<vo
       .createConnection(MONGODB_URI as string, {
         serverSelectionTimeoutMS: 5000,
         autoIndex: false,
+        // Fail fast while disconnected (answered 503) instead of queueing operations for 10 s.
+        bufferCommands: false,
         maxPoolSize: 50,
       })
       .asPromise());

@@ -38,7 +38,17 @@ export function toAppError(error: unknown): AppError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError(400, 'INVALID_JSON', 'The request body is not valid JSON');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new AppError(400, 'VALIDATION_FAILED', 'Content-Length does not match the body');
+      return new AppError(400, 'VALIDATION_FAILED', 'Content-Length does not match the body', {
+        errors: [{ path: 'content-length', message: 'does not match the body' }],
+      });
+    case 'FST_ERR_BAD_URL':
+      return new AppError(400, 'VALIDATION_FAILED', 'The URL is not valid', {
+        errors: [{ path: 'url', message: 'holds an invalid percent-encoded sequence' }],
+      });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new AppError(414, 'VALIDATION_FAILED', 'A path parameter is too long', {
+        errors: [{ path: 'params', message: 'is too long' }],
+      });
   }
   if (fe.statusCode === 429) return new AppError(429, 'RATE_LIMITED', 'Too many requests, slow down');
   if (isDatabaseUnavailable(error)) return serviceUnavailable();
@@ -46,13 +56,15 @@ export function toAppError(error: unknown): AppError {
     return new AppError(400, 'INVALID_JSON', 'The request body is not valid JSON');
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new AppError(fe.statusCode, 'VALIDATION_FAILED', 'The request is not valid');
+    return new AppError(fe.statusCode, 'VALIDATION_FAILED', 'The request is not valid', { errors: [] });
   }
   return new AppError(500, 'INTERNAL_ERROR', 'Something went wrong on our side; it has been logged');
 }
 
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  // Set here too: framework errors (bad URLs) are answered before the request hooks run.
+  reply.header('x-request-id', reply.request.id);
   return reply
     .status(error.statusCode)
     .type('application/problem+json')
