@@ -47,6 +47,7 @@ export const problemSchema = z.object({
 // Lone UTF-16 surrogates cannot be stored as UTF-8 (they turn into U+FFFD), so what we answered
 // and what we stored would differ; control characters have no business in names and prose.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
 export const isWellFormedText = (s: string): boolean => !LONE_SURROGATE.test(s);
