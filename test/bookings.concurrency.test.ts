@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { snapshotStats, type TransactionStats } from '../src/bookings/transaction.js';
+import { snapshotStats, type TransactionStats } from '../src/lib/transaction.js';
 import { createAccount, type TestAccount } from './fixtures/accounts.js';
 import { availability, book, createEvent } from './fixtures/bookings.js';
 import { buildTestApp, type TestApp } from './helper.js';

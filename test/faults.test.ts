@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { snapshotStats } from '../src/bookings/transaction.js';
+import { snapshotStats } from '../src/lib/transaction.js';
 import { createAccount, type TestAccount } from './fixtures/accounts.js';
 import { book, bookingOf, confirm, createEvent } from './fixtures/bookings.js';
 import { buildTestApp, type TestApp } from './helper.js';

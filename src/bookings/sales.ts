@@ -7,7 +7,7 @@ import type { BookingFields } from './booking.model.js';
 import { keyReused, notOnSale, quantityOutOfRange, soldOut } from './problems.js';
 import type { BatchItem } from './sales-desk.js';
 import { issueTickets } from './tickets.js';
-import { runTransaction, tooBusy } from './transaction.js';
+import { runTransaction, tooBusy } from '../lib/transaction.js';
 import type { BookingDeps, BookingOutcome, CreateJob, IdempotencyStamp } from './types.js';
 
 /** How often a write that lost on a unique index is re-run (ticket-number collision, same-key race). */

@@ -7,7 +7,7 @@ import { claimEvent, duplicateOn, earlierUseOfKey, exclusiveSalesTransaction, no
 import { SalesDesk } from './sales-desk.js';
 import { statusAt } from './schemas.js';
 import { issueTickets } from './tickets.js';
-import { tooBusy, transactionStats } from './transaction.js';
+import { tooBusy, transactionStats } from '../lib/transaction.js';
 import type {
   Actor,
   BookingDeps,

@@ -1,9 +1,10 @@
+import { performance } from 'node:perf_hooks';
 import type { ClientSession, Types } from 'mongoose';
 import { countTickets } from '../bookings/availability.js';
 import { AppError, notFound } from '../lib/errors.js';
+import { runTransaction } from '../lib/transaction.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
 import { invalidateEventCache } from './cache.js';
-import { inTransaction } from './transaction.js';
 import type { EventFields } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
 import type { CreateEventInput, EventDto, UpdateEventInput } from './schemas.js';
@@ -18,8 +19,9 @@ const precondition = () =>
   new AppError(412, 'PRECONDITION_FAILED', 'The event changed since you read it; fetch it again and retry with the new ETag');
 const invalidState = (detail: string) => new AppError(409, 'INVALID_STATE', detail);
 
+// Same runner and time bound as sales: these transactions contend on the same event document.
 const transaction = <T>(deps: EventDeps, work: (session: ClientSession) => Promise<T>) =>
-  inTransaction(deps.db, work, deps.config.BOOKING_TX_TIMEOUT_MS);
+  runTransaction(deps.db, work, { deadline: performance.now() + deps.config.BOOKING_TX_TIMEOUT_MS });
 
 async function answer(deps: EventDeps, doc: EventFields): Promise<EventAnswer> {
   const view = eventView(doc);

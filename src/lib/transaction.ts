@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoError, MongoServerError } from 'mongodb';
 import type { ClientSession, Connection } from 'mongoose';
-import { AppError } from '../lib/errors.js';
+import { AppError } from './errors.js';
 
 /**
  * Counters of the booking transactions of this process, so load tests and the concurrency test
