@@ -1,34 +1,37 @@
-// Throughput of the emulator through the real `mongodb` driver over TCP:
-// single inserts, indexed finds and the booking-shaped transaction, sequentially and with
-// 50 concurrent sessions.
+// Throughput of the emulator through the real `mongodb` driver over TCP: single inserts, indexed
+// finds and the booking-shaped transaction, sequentially and with 50 concurrent sessions.
 //   npm run bench:emulator [-- --quick] [--inproc]
 // By default the emulator runs in its own process (like a real server, so driver and server do not
 // share one event loop); --inproc starts it inside the benchmark process, as the test suites do.
+// Each line also shows how busy the emulator's process was (its CPU time / wall time), which tells
+// whether the emulator or the client side was the limit, and a last line measures the booking
+// transaction with a minimal wire client instead of the driver.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MongoClient, ObjectId, type Collection } from 'mongodb';
+import { Long, UUID } from 'bson';
+import { MongoClient, ObjectId, type Collection, type Db } from 'mongodb';
 import { startEmulator } from '../src/index.js';
+import { RawClient } from './raw-client.js';
 
 const quick = process.argv.includes('--quick');
 const inproc = process.argv.includes('--inproc');
+const DURATION_MS = quick ? 1000 : 3000;
+const CONCURRENCY = 50;
 const here = dirname(fileURLToPath(import.meta.url));
 
 interface Target {
   uri: string;
-  /** Documents examined by queries so far (only known in-process). */
-  examined(): number | undefined;
   stop(): Promise<void>;
 }
 
 async function startTarget(): Promise<Target> {
   if (inproc) {
     const em = await startEmulator({ port: 0 });
-    return { uri: em.uri, examined: () => em.stats.docsExamined, stop: () => em.stop() };
+    return { uri: em.uri, stop: () => em.stop() };
   }
-  const child: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(here, '..', 'cli.ts'), '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(here, '..', 'cli.ts'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const uri = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -40,7 +43,6 @@ async function startTarget(): Promise<Target> {
   });
   return {
     uri,
-    examined: () => undefined,
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
@@ -49,92 +51,92 @@ async function startTarget(): Promise<Target> {
   };
 }
 
-const DURATION_MS = quick ? 1000 : 3000;
-const CONCURRENCY = 50;
+interface ServerCounters {
+  docsExamined: number;
+  cpuMicros: number;
+}
 
-interface Result {
-  name: string;
-  mode: string;
+async function counters(db: Db): Promise<ServerCounters> {
+  const s = await db.admin().command({ serverStatus: 1 });
+  return { docsExamined: s.emulator.docsExamined as number, cpuMicros: s.emulator.cpuMicros as number };
+}
+
+interface Measured {
   ops: number;
   seconds: number;
-  extra?: string;
-}
-
-/** Runs `op` for DURATION_MS with `workers` concurrent loops; returns completed operations. */
-async function measure(workers: number, op: (worker: number, i: number) => Promise<void>): Promise<{ ops: number; seconds: number }> {
-  const end = performance.now() + DURATION_MS;
-  const start = performance.now();
-  let ops = 0;
-  await Promise.all(
-    Array.from({ length: workers }, async (_, w) => {
-      for (let i = 0; performance.now() < end; i++) {
-        await op(w, i);
-        ops++;
-      }
-    }),
-  );
-  return { ops, seconds: (performance.now() - start) / 1000 };
-}
-
-interface EventDoc {
-  _id: ObjectId;
-  capacity: number;
-  version: number;
-}
-interface BookingDoc {
-  _id?: ObjectId;
-  eventId: ObjectId;
-  status: string;
-  quantity: number;
+  serverBusy: number;
+  examinedPerOp: number;
 }
 
 async function main(): Promise<void> {
-  const em = await startTarget();
+  const target = await startTarget();
   console.log(`emulator ${inproc ? 'in this process' : 'in a child process'}; ${DURATION_MS / 1000} s per measurement`);
-  const client = new MongoClient(em.uri, { maxPoolSize: 100 });
+  const client = new MongoClient(target.uri, { maxPoolSize: 100 });
   await client.connect();
   const db = client.db('bench');
-  const results: Result[] = [];
-  const record = (name: string, mode: string, r: { ops: number; seconds: number }, extra?: string): void => {
-    results.push({ name, mode, ...r, extra });
-    console.log(`${name.padEnd(22)} ${mode.padEnd(14)} ${Math.round(r.ops / r.seconds).toString().padStart(7)} ops/s  (${r.ops} ops in ${r.seconds.toFixed(2)} s)${extra ? '  ' + extra : ''}`);
+  const admin = client.db('admin');
+
+  /** Runs `op` for DURATION_MS in `workers` concurrent loops. */
+  const measure = async (workers: number, op: (worker: number, i: number) => Promise<void>): Promise<Measured> => {
+    const before = await counters(admin);
+    const start = performance.now();
+    const end = start + DURATION_MS;
+    let ops = 0;
+    await Promise.all(
+      Array.from({ length: workers }, async (_, w) => {
+        for (let i = 0; performance.now() < end; i++) {
+          await op(w, i);
+          ops++;
+        }
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    const after = await counters(admin);
+    return { ops, seconds, serverBusy: (after.cpuMicros - before.cpuMicros) / 1e6 / seconds, examinedPerOp: (after.docsExamined - before.docsExamined) / ops };
+  };
+  const record = (name: string, mode: string, r: Measured, note = ''): void => {
+    const rate = Math.round(r.ops / r.seconds).toString().padStart(6);
+    const busy = inproc ? '' : `  emulator busy ${Math.round(r.serverBusy * 100)}%`;
+    console.log(`${name.padEnd(21)} ${mode.padEnd(20)} ${rate} ops/s  (${r.ops} in ${r.seconds.toFixed(1)} s; ${r.examinedPerOp.toFixed(1)} docs examined/op${busy})${note ? '  ' + note : ''}`);
   };
 
   // 1. Single inserts.
   const inserts = db.collection('inserts');
-  record('insertOne', 'sequential', await measure(1, async () => void (await inserts.insertOne({ a: 1, b: 'x' }))));
-  record('insertOne', `${CONCURRENCY} concurrent`, await measure(CONCURRENCY, async () => void (await inserts.insertOne({ a: 1, b: 'x' }))));
+  const insertOne = async (): Promise<void> => void (await inserts.insertOne({ a: 1, b: 'x' }));
+  record('insertOne', 'sequential', await measure(1, insertOne));
+  record('insertOne', `${CONCURRENCY} concurrent`, await measure(CONCURRENCY, insertOne));
 
   // 2. Indexed finds over 20 000 documents.
   const items = db.collection('items');
   await items.createIndex({ k: 1 });
   const N = 20_000;
-  for (let i = 0; i < N; i += 1000) {
-    await items.insertMany(Array.from({ length: 1000 }, (_, j) => ({ k: i + j, v: `value-${i + j}` })));
-  }
+  for (let i = 0; i < N; i += 1000) await items.insertMany(Array.from({ length: 1000 }, (_, j) => ({ k: i + j, v: `value-${i + j}` })));
   const findOne = async (): Promise<void> => {
     const k = Math.floor(Math.random() * N);
-    const d = await items.findOne({ k });
-    if (!d) throw new Error(`missing k=${k}`);
+    if (!(await items.findOne({ k }))) throw new Error(`missing k=${k}`);
   };
-  const examinedBefore = em.examined();
-  const seqFind = await measure(1, findOne);
-  const examinedAfter = em.examined();
-  const perFind = examinedBefore === undefined || examinedAfter === undefined ? undefined : (examinedAfter - examinedBefore) / seqFind.ops;
-  record('indexed findOne', 'sequential', seqFind, perFind === undefined ? `(collection of ${N})` : `(${perFind.toFixed(1)} docs examined per find, collection of ${N})`);
+  record('indexed findOne', 'sequential', await measure(1, findOne), `(${N} documents)`);
   record('indexed findOne', `${CONCURRENCY} concurrent`, await measure(CONCURRENCY, findOne));
 
   // 3. Booking-shaped transaction: bump the event's conflict counter by _id, count the event's
   //    active bookings through the {eventId, status} index, insert one booking, commit.
+  interface EventDoc {
+    _id: ObjectId;
+    capacity: number;
+    version: number;
+  }
+  interface BookingDoc {
+    eventId: ObjectId;
+    status: string;
+    quantity: number;
+  }
   const events: Collection<EventDoc> = db.collection('events');
   const bookings: Collection<BookingDoc> = db.collection('bookings');
   await bookings.createIndex({ eventId: 1, status: 1 });
   const eventIds = Array.from({ length: CONCURRENCY }, () => new ObjectId());
   await events.insertMany(eventIds.map((_id) => ({ _id, capacity: 1_000_000, version: 0 })));
   // Background data: other events' bookings, so the index has to do the narrowing.
-  for (let i = 0; i < 20; i++) {
-    await bookings.insertMany(Array.from({ length: 1000 }, () => ({ eventId: new ObjectId(), status: 'confirmed', quantity: 1 })));
-  }
+  for (let i = 0; i < 20; i++) await bookings.insertMany(Array.from({ length: 1000 }, () => ({ eventId: new ObjectId(), status: 'confirmed', quantity: 1 })));
   let retries = 0;
   const book = async (eventId: ObjectId): Promise<void> => {
     const session = client.startSession();
@@ -154,21 +156,39 @@ async function main(): Promise<void> {
       await session.endSession();
     }
   };
-  record('booking transaction', 'sequential', await measure(1, async (_w, i) => book(eventIds[i % eventIds.length])));
+  record('booking transaction', 'sequential', await measure(1, (_w, i) => book(eventIds[i % eventIds.length])));
+  record('booking transaction', `${CONCURRENCY} concurrent`, await measure(CONCURRENCY, (w) => book(eventIds[w])), '(one event per session)');
   retries = 0;
-  record('booking transaction', `${CONCURRENCY} concurrent`, await measure(CONCURRENCY, async (w) => book(eventIds[w])), '(one event per session)');
-  retries = 0;
-  const hot = await measure(CONCURRENCY, async () => book(eventIds[0]));
-  record('booking transaction', `${CONCURRENCY} on 1 event`, hot, `(all sessions contend on one event; ${retries} WriteConflict retries)`);
+  const hot = await measure(CONCURRENCY, () => book(eventIds[0]));
+  record('booking transaction', `${CONCURRENCY} on one event`, hot, `(${retries} WriteConflict retries by withTransaction)`);
 
-  // Consistency check: every committed booking bumped its event's counter exactly once.
+  // 4. The same transaction from 50 minimal wire clients: the emulator without driver overhead.
+  const { hostname, port } = new URL(target.uri.replace('mongodb://', 'http://'));
+  const raws = await Promise.all(Array.from({ length: CONCURRENCY }, () => RawClient.connect(Number(port), hostname)));
+  const rawBook = async (w: number, i: number): Promise<void> => {
+    const c = raws[w];
+    const t = { lsid: rawSessions[w], txnNumber: Long.fromNumber(i + 1), autocommit: false, $db: 'bench' };
+    const eventId = eventIds[w];
+    const r = await c.command({ findAndModify: 'events', query: { _id: eventId }, update: { $inc: { version: 1 } }, new: true, ...t, startTransaction: true });
+    if (r.ok !== 1) throw new Error(`raw booking failed: ${r.errmsg}`);
+    await c.command({ aggregate: 'bookings', pipeline: [{ $match: { eventId, status: { $in: ['confirmed', 'pending'] } } }, { $group: { _id: null, n: { $sum: '$quantity' } } }], cursor: {}, ...t });
+    await c.command({ insert: 'bookings', documents: [{ eventId, status: 'pending', quantity: 1 }], ...t });
+    const done = await c.command({ commitTransaction: 1, ...t, $db: 'admin' });
+    if (done.ok !== 1) throw new Error(`raw commit failed: ${done.errmsg}`);
+  };
+  const rawSessions = raws.map(() => ({ id: new UUID() }));
+  record('booking transaction', `${CONCURRENCY} raw wire clients`, await measure(CONCURRENCY, rawBook), '(no driver; one event per client)');
+  for (const r of raws) r.close();
+
+  // Consistency: every committed booking bumped its event's counter exactly once.
   const versions = await events.aggregate<{ v: number }>([{ $group: { _id: null, v: { $sum: '$version' } } }]).toArray();
   const booked = await bookings.countDocuments({ status: 'pending' });
-  console.log(`consistency: ${booked} bookings, counters sum ${versions[0]?.v ?? 0} ${booked === versions[0]?.v ? '(equal)' : '(MISMATCH)'}`);
+  const ok = booked === versions[0]?.v;
+  console.log(`consistency: ${booked} bookings, counters sum ${versions[0]?.v ?? 0} ${ok ? '(equal)' : '(MISMATCH)'}`);
 
   await client.close();
-  await em.stop();
-  if (booked !== versions[0]?.v) process.exitCode = 1;
+  await target.stop();
+  if (!ok) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {

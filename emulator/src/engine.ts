@@ -76,6 +76,14 @@ function keyCombinations(lists: unknown[][]): string[] {
   return acc;
 }
 
+/** Sorts by insertion sequence; index sets are usually in that order already (checked in O(n)). */
+function inNaturalOrder(chains: DocChain[]): DocChain[] {
+  for (let i = 1; i < chains.length; i++) {
+    if (chains[i - 1].seq > chains[i].seq) return chains.sort((a, b) => a.seq - b.seq);
+  }
+  return chains;
+}
+
 /** Candidate documents for a filter, in natural (insertion) order. */
 export function candidates(coll: Collection, filter: Doc | undefined): Iterable<DocChain> {
   if (!filter || Object.keys(filter).length === 0) return coll.chains.values();
@@ -95,11 +103,11 @@ export function candidates(coll: Collection, filter: Doc | undefined): Iterable<
   const keys = keyCombinations(ix.fields.slice(0, len).map((f) => conds.get(f)!));
   if (keys.length === 1) {
     const set = ix.lookup(len, keys[0]);
-    return set ? [...set].sort((a, b) => a.seq - b.seq) : [];
+    return set ? inNaturalOrder([...set]) : [];
   }
   const found = new Set<DocChain>();
   for (const k of keys) for (const c of ix.lookup(len, k) ?? []) found.add(c);
-  return [...found].sort((a, b) => a.seq - b.seq);
+  return inNaturalOrder([...found]);
 }
 
 /** Documents of `coll` matching `filter` as `txn` sees them. */

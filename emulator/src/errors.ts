@@ -84,7 +84,11 @@ export class MongoCommandError extends Error {
   readonly extra: Record<string, unknown>;
 
   constructor(code: number, message: string, opts: { labels?: string[]; extra?: Record<string, unknown>; codeName?: string } = {}) {
+    // These are protocol answers, not bugs: skip the (costly) stack capture.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.code = code;
     this.codeName = opts.codeName ?? codeName(code);
     this.errorLabels = opts.labels ?? [];

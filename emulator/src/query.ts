@@ -237,10 +237,52 @@ export function evalLet(vars: Doc | undefined): Doc | undefined {
   }
 }
 
+/** A scalar that equality can compare directly (no null/missing, regex, array or document rules). */
+const plainScalar = (v: unknown): boolean =>
+  v !== null && v !== undefined && !(v instanceof RegExp) && !Array.isArray(v) && !isPlainObject(v) && !(typeof v === 'object' && (v as { _bsontype?: string })._bsontype === 'BSONRegExp');
+
+/**
+ * Fast path for the most common filter shape: top-level fields compared for equality ($eq/$in)
+ * with plain scalars. Same semantics as the general matcher (an array field matches if one of its
+ * elements is equal); anything else goes to mingo.
+ */
+function compileSimple(filter: Doc): Matcher | undefined {
+  const tests: [string, unknown[]][] = [];
+  for (const [field, cond] of Object.entries(filter)) {
+    if (field.startsWith('$') || field.includes('.')) return undefined;
+    let values: unknown[];
+    if (isPlainObject(cond)) {
+      const ops = Object.keys(cond);
+      if (ops.length !== 1) return undefined;
+      if (ops[0] === '$eq') values = [cond.$eq];
+      else if (ops[0] === '$in' && Array.isArray(cond.$in)) values = cond.$in;
+      else return undefined;
+    } else values = [cond];
+    if (!values.every(plainScalar)) return undefined;
+    tests.push([field, values]);
+  }
+  return (doc) => {
+    for (const [field, values] of tests) {
+      const x = doc[field];
+      let hit = false;
+      for (const v of values) {
+        if (valuesEqual(x, v) || (Array.isArray(x) && x.some((el) => valuesEqual(el, v)))) {
+          hit = true;
+          break;
+        }
+      }
+      if (!hit) return false;
+    }
+    return true;
+  };
+}
+
 export function compileFilter(filter: unknown, variables?: Doc): Matcher {
   if (filter === undefined || filter === null) return () => true;
   if (!isPlainObject(filter)) throw new MongoCommandError(Codes.TypeMismatch, "Expected field filter to be of type object");
   if (Object.keys(filter).length === 0) return () => true;
+  const simple = compileSimple(filter);
+  if (simple) return simple;
   try {
     const q = new Query(filter, mingoOptions(variables));
     return (doc) => {

@@ -125,16 +125,44 @@ export function applyUpdate(doc: Doc, u: unknown, opts: UpdateOptions = {}): Doc
   }
   const out = cloneDoc(doc);
   if (Object.keys(ops).length === 0) return out;
-  seedPushTargets(out, ops);
-  try {
-    mingoUpdate(out, ops, opts.arrayFilters, opts.filter, { cloneMode: 'deep', queryOptions: updaterQueryOptions });
-  } catch (e) {
-    throw translateUpdateError(e);
+  if (!simpleTopLevel(out, ops)) {
+    seedPushTargets(out, ops);
+    try {
+      mingoUpdate(out, ops, opts.arrayFilters, opts.filter, { cloneMode: 'deep', queryOptions: updaterQueryOptions });
+    } catch (e) {
+      throw translateUpdateError(e);
+    }
   }
   if (keyOf(out._id) !== keyOf(doc._id) && !opts.inserting) {
     throw new MongoCommandError(Codes.ImmutableField, `Performing an update on the path '_id' would modify the immutable field '_id'`);
   }
   return out;
+}
+
+/**
+ * Fast path for $set/$inc/$unset on distinct top-level fields (the common case, e.g. bumping a
+ * counter), applied in place to the copy; returns false to let mingo handle anything else.
+ * Validation has already run (types, _id immutability).
+ */
+function simpleTopLevel(out: Doc, ops: Doc): boolean {
+  const seen = new Set<string>();
+  for (const [op, arg] of Object.entries(ops)) {
+    if (op !== '$set' && op !== '$inc' && op !== '$unset') return false;
+    for (const [path, v] of Object.entries(arg as Doc)) {
+      if (path.includes('.') || path.startsWith('$') || path === '' || seen.has(path)) return false;
+      if (op === '$inc' && typeof v !== 'number') return false;
+      if (op === '$inc' && out[path] !== undefined && typeof out[path] !== 'number') return false;
+      seen.add(path);
+    }
+  }
+  for (const [op, arg] of Object.entries(ops)) {
+    for (const [path, v] of Object.entries(arg as Doc)) {
+      if (op === '$set') out[path] = cloneDoc({ v }).v;
+      else if (op === '$unset') delete out[path];
+      else out[path] = ((out[path] as number | undefined) ?? 0) + (v as number);
+    }
+  }
+  return true;
 }
 
 function replacement(doc: Doc, r: Doc): Doc {

@@ -168,7 +168,15 @@ function compareObjects(a: Doc, b: Doc): number {
   return cmpPrim(ka.length, kb.length);
 }
 
-export const valuesEqual = (a: unknown, b: unknown): boolean => a === b || (typeRank(a) === typeRank(b) && compareValues(a, b) === 0);
+export function valuesEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  // Fast paths for the common scalar cases before the general comparison.
+  const ta = typeof a;
+  if (ta === 'string' || typeof b === 'string') return false;
+  if (ta === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b);
+  if (a instanceof ObjectId && b instanceof ObjectId) return Buffer.compare(a.id, b.id) === 0;
+  return typeRank(a) === typeRank(b) && compareValues(a, b) === 0;
+}
 
 /**
  * Canonical string for a value: equal BSON values (1, 1.0, Long(1)) get the same key, so maps
@@ -241,6 +249,10 @@ export const cloneDoc = (d: Doc): Doc => cloneValue(d);
  * key generation does. Missing paths yield [undefined].
  */
 export function pathValues(doc: unknown, path: string): unknown[] {
+  if (path.indexOf('.') < 0) {
+    // Top-level field: no array traversal needed.
+    return [doc !== null && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Doc)[path] : undefined];
+  }
   return collect(doc, path.split('.'), 0);
 }
 
