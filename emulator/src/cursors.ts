@@ -5,6 +5,8 @@ import { Codes, MongoCommandError } from './errors.js';
 import type { Doc } from './values.js';
 
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+/** mongod's cursorTimeoutMillis: idle cursors are closed after 10 minutes. */
+const CURSOR_TIMEOUT_MS = 10 * 60 * 1000;
 const DEFAULT_FIRST_BATCH = 101;
 
 interface Cursor {
@@ -13,6 +15,7 @@ interface Cursor {
   docs: Doc[];
   pos: number;
   sessionKey?: string;
+  lastUsed: number;
 }
 
 export class Cursors {
@@ -25,8 +28,9 @@ export class Cursors {
     const take = takeBatch(docs, 0, n);
     let id = 0;
     if (!singleBatch && take < docs.length) {
+      this.expireIdle();
       id = this.nextId++;
-      this.open.set(id, { id, ns, docs, pos: take, sessionKey });
+      this.open.set(id, { id, ns, docs, pos: take, sessionKey, lastUsed: Date.now() });
     }
     return { cursor: { firstBatch: docs.slice(0, take), id: Long.fromNumber(id), ns } };
   }
@@ -36,6 +40,7 @@ export class Cursors {
     const c = this.open.get(id);
     if (!c) throw new MongoCommandError(Codes.CursorNotFound, `cursor id ${String(idRaw)} not found`);
     if (c.ns !== ns) throw new MongoCommandError(Codes.Unauthorized, `Requested getMore on namespace '${ns}', but cursor belongs to a different namespace ${c.ns}`);
+    c.lastUsed = Date.now();
     const take = takeBatch(c.docs, c.pos, batchSize && batchSize > 0 ? batchSize : Infinity);
     const batch = c.docs.slice(c.pos, c.pos + take);
     c.pos += take;
@@ -56,6 +61,11 @@ export class Cursors {
       else notFound.push(raw instanceof Long ? raw : Long.fromNumber(Number(raw)));
     }
     return { cursorsKilled: killed, cursorsNotFound: notFound, cursorsAlive: [], cursorsUnknown: [] };
+  }
+
+  private expireIdle(): void {
+    const cutoff = Date.now() - CURSOR_TIMEOUT_MS;
+    for (const [id, c] of this.open) if (c.lastUsed < cutoff) this.open.delete(id);
   }
 
   killSession(sessionKey: string): void {

@@ -32,6 +32,17 @@ const retryableCodes = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 1160
 const transientCodes = new Set<number>([Codes.WriteConflict, 24, 267, 249, 246, 239, 241, 63, 150, 13388]);
 const MAX_MESSAGE = 48_000_000;
 
+const readConcernLevels = new Set(['local', 'majority', 'linearizable', 'available', 'snapshot']);
+
+/** One node is always current, so every level reads the latest data; reading the past is not possible. */
+function checkReadConcern(rc: unknown): void {
+  if (rc === undefined || rc === null) return;
+  if (typeof rc !== 'object') throw new MongoCommandError(Codes.TypeMismatch, "BSON field 'readConcern' is the wrong type, expected type 'object'");
+  const { level, atClusterTime } = rc as Doc;
+  if (level !== undefined && !readConcernLevels.has(String(level))) throw new MongoCommandError(Codes.FailedToParse, `Invalid readConcern level: ${String(level)}`);
+  if (atClusterTime !== undefined) throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support readConcern atClusterTime (reads at a past time)');
+}
+
 const isAwaitableHello = (body: Doc): boolean => {
   const name = Object.keys(body)[0];
   return (name === 'hello' || name === 'isMaster' || name === 'ismaster') && typeof body.maxAwaitTimeMS === 'number' && body.topologyVersion !== undefined;
@@ -239,6 +250,7 @@ export class Emulator implements EmulatorState {
     }
     let tctx: TxnContext;
     try {
+      checkReadConcern(body.readConcern);
       tctx = this.sessions.resolve(cmd, body);
     } catch (e) {
       return this.errorReply(e, cmd, body);

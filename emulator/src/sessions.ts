@@ -6,6 +6,8 @@ import type { Store } from './storage.js';
 import { Txn } from './txn.js';
 import { isPlainObject, type Doc } from './values.js';
 
+const SESSION_TIMEOUT_MS = 30 * 60 * 1000;
+
 export type TxnPhase = 'none' | 'active' | 'committed' | 'aborted';
 
 export class Session {
@@ -18,6 +20,7 @@ export class Session {
   retryReply: Doc | null = null;
   /** Commands run in the current transaction (readConcern is only allowed on the first). */
   statements = 0;
+  lastUse = Date.now();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(readonly id: string) {}
@@ -105,10 +108,24 @@ export class Sessions {
     private readonly lifetimeMs: () => number,
   ) {}
 
+  private lastReap = Date.now();
+
   get(key: string): Session {
     let s = this.byId.get(key);
-    if (!s) this.byId.set(key, (s = new Session(key)));
+    if (!s) {
+      this.reapIdle();
+      this.byId.set(key, (s = new Session(key)));
+    }
+    s.lastUse = Date.now();
     return s;
+  }
+
+  /** Forgets sessions idle for logicalSessionTimeoutMinutes (30), as mongod does. */
+  private reapIdle(): void {
+    const now = Date.now();
+    if (now - this.lastReap < 60_000) return;
+    this.lastReap = now;
+    for (const [k, s] of this.byId) if (now - s.lastUse > SESSION_TIMEOUT_MS && s.phase !== 'active') this.byId.delete(k);
   }
 
   end(key: string): void {

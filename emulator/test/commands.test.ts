@@ -96,7 +96,7 @@ describe('refusals', () => {
     const c = db.collection('refuse');
     await c.insertOne({ a: 1 });
     expect((await errorOf(c.find({}, { collation: { locale: 'fr' } }).toArray())).code).toBe(238);
-    expect((await errorOf(c.aggregate([{ $out: 'elsewhere' }]).toArray())).message).toContain('$out');
+    expect((await errorOf(c.aggregate([{ $geoNear: { near: [0, 0] } }]).toArray())).message).toContain('$geoNear');
     expect((await errorOf(c.aggregate([{ $frob: {} }]).toArray())).code).toBe(40324);
     expect((await errorOf(c.find({ a: { $frob: 1 } }).toArray())).code).toBe(2);
     expect((await errorOf(c.updateOne({}, { $frob: { a: 1 } }))).code).toBe(9);
@@ -241,6 +241,37 @@ describe('aggregation', () => {
       .aggregate([{ $facet: { count: [{ $count: 'n' }], big: [{ $match: { amount: { $gt: 10 } } }, { $project: { _id: 1 } }] } }, { $addFields: { ok: true } }])
       .toArray();
     expect(faceted).toEqual([{ count: [{ n: 3 }], big: [{ _id: 2 }], ok: true }]);
+  });
+
+  it('$out replaces the target collection; $merge upserts into it per whenMatched/whenNotMatched', async () => {
+    const src = db.collection<Loose>('src');
+    await src.insertMany([
+      { _id: 1, x: 1 },
+      { _id: 2, x: 2 },
+      { _id: 3, x: 3 },
+    ]);
+    const dst = db.collection<Loose>('dst');
+    await dst.insertOne({ _id: 9, old: true });
+    await dst.createIndex({ x: 1 });
+    expect(await src.aggregate([{ $match: { x: { $gte: 2 } } }, { $out: 'dst' }]).toArray()).toEqual([]);
+    expect(await dst.find().sort({ _id: 1 }).toArray()).toEqual([
+      { _id: 2, x: 2 },
+      { _id: 3, x: 3 },
+    ]);
+    expect((await dst.indexes()).map((i) => i.name)).toContain('x_1');
+
+    await src.aggregate([{ $set: { y: 1 } }, { $merge: { into: 'dst' } }]).toArray();
+    expect(await dst.find().sort({ _id: 1 }).toArray()).toEqual([
+      { _id: 1, x: 1, y: 1 },
+      { _id: 2, x: 2, y: 1 },
+      { _id: 3, x: 3, y: 1 },
+    ]);
+    await src.aggregate([{ $project: { z: '$x' } }, { $merge: { into: 'dst', whenMatched: 'replace', whenNotMatched: 'discard' } }]).toArray();
+    expect(await dst.findOne({ _id: 2 })).toEqual({ _id: 2, z: 2 });
+    const err = await errorOf(src.aggregate([{ $merge: { into: 'dst', whenMatched: 'fail' } }]).toArray());
+    expect(err).toMatchObject({ code: 11000, keyPattern: { _id: 1 }, keyValue: { _id: 1 } });
+    expect((await errorOf(src.aggregate([{ $merge: { into: 'dst', on: 'x' } }]).toArray())).code).toBe(51183);
+    expect((await errorOf(src.aggregate([{ $out: 'dst' }, { $match: {} }]).toArray())).code).toBe(40601);
   });
 
   it('$lookup inside a transaction sees the transaction’s own writes', async () => {

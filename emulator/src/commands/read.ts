@@ -6,6 +6,7 @@ import { Codes, MongoCommandError } from '../errors.js';
 import { applyProjection, compileFilter, evalLet, mingoOptions, sortDocs, translateMingoError, validateSort, withCollections } from '../query.js';
 import type { Txn } from '../txn.js';
 import { cloneDoc, compareValues, isPlainObject, keyOf, pathValues, type Doc } from '../values.js';
+import { runWriteStage, splitWriteStage } from './aggregate-out.js';
 import { checkCollation, checkHint } from './common.js';
 
 const refusedFindOptions = ['tailable', 'awaitData', 'min', 'max', 'returnKey', 'showRecordId', 'oplogReplay'];
@@ -111,7 +112,7 @@ const supportedStages = new Set([
   '$unionWith', '$setWindowFields', '$documents', '$densify', '$fill',
 ]);
 /** Real MongoDB stages the emulator cannot run as MongoDB does. */
-const refusedStages = new Set(['$out', '$merge', '$collStats', '$indexStats', '$currentOp', '$listSessions', '$listLocalSessions', '$changeStream', '$geoNear', '$search', '$searchMeta', '$planCacheStats', '$vectorSearch', '$changeStreamSplitLargeEvent', '$listSearchIndexes', '$shardedDataDistribution', '$querySettings']);
+const refusedStages = new Set(['$collStats', '$indexStats', '$currentOp', '$listSessions', '$listLocalSessions', '$changeStream', '$geoNear', '$search', '$searchMeta', '$planCacheStats', '$vectorSearch', '$changeStreamSplitLargeEvent', '$listSearchIndexes', '$shardedDataDistribution', '$querySettings']);
 /** Stages that never modify their input documents (no defensive copy needed). */
 const readOnlyStages = new Set(['$match', '$group', '$sort', '$skip', '$limit', '$count', '$project', '$sortByCount', '$bucket', '$facet']);
 
@@ -143,7 +144,7 @@ function snapshotDocs(txn: Txn, ctx: Ctx, name: string): Doc[] {
   return scan(txn, ctx.state.store.collection(ctx.db, name), undefined).map((h) => h.doc);
 }
 
-export const aggregate: Handler = (ctx) => {
+export const aggregate: Handler = async (ctx) => {
   const b = ctx.body;
   const target = b.aggregate;
   const dbLevel = target === 1;
@@ -152,7 +153,7 @@ export const aggregate: Handler = (ctx) => {
   if (b.explain) throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support explain');
   if (!isPlainObject(b.cursor)) throw new MongoCommandError(Codes.FailedToParse, "The 'cursor' option is required, except for aggregate with the explain argument");
   checkCollation(b.collation);
-  const pipeline = b.pipeline as Doc[];
+  const { rest: pipeline, write } = splitWriteStage(b.pipeline as Doc[]);
   if (dbLevel && (!pipeline[0] || !('$documents' in pipeline[0]))) {
     throw new MongoCommandError(Codes.NotImplemented, "The emulator supports 'aggregate: 1' only with a leading $documents stage");
   }
@@ -185,5 +186,9 @@ export const aggregate: Handler = (ctx) => {
     }
   });
   const ns = dbLevel ? `${ctx.db}.$cmd.aggregate` : `${ctx.db}.${target as string}`;
+  if (write) {
+    await runWriteStage(ctx, write, results);
+    return ctx.state.cursors.first(ns, [], batchSize, true, ctx.session?.id);
+  }
   return ctx.state.cursors.first(ns, results, batchSize, false, ctx.session?.id);
 };
