@@ -14,7 +14,7 @@ import { newRunId } from './lib/fixtures.js';
 import { type LoadOptions, parseOptions, SCENARIOS, type ScenarioName, UsageError } from './lib/options.js';
 import { PROJECT_ROOT } from './lib/processes.js';
 import { formatProfile, summarizeProfile, waitForProfiles } from './lib/profile.js';
-import { machine, printSummary, type ScenarioResult } from './lib/report.js';
+import { machine, printOverview, printSummary, type ScenarioResult } from './lib/report.js';
 import { startBaseline, startService, type Target } from './lib/target.js';
 import { baseline } from './scenarios/baseline.js';
 import { browse } from './scenarios/browse.js';
@@ -28,15 +28,20 @@ function log(line: string): void {
   console.log(`[loadtest ${new Date().toISOString().slice(11, 19)}] ${line}`);
 }
 
+interface Baseline {
+  perSecond: number;
+  at: string;
+}
+
 /** The baseline of an earlier run, for a single scenario's ratio (labelled as such). */
-function storedBaseline(): { perSecond: number; at: string } | undefined {
+function storedBaseline(): Baseline | undefined {
   const file = join(RESULTS_DIR, 'baseline.json');
   if (!existsSync(file)) return undefined;
   const stored = JSON.parse(readFileSync(file, 'utf8')) as ScenarioResult;
   return { perSecond: stored.headline.perSecond, at: stored.startedAt };
 }
 
-async function runScenario(name: ScenarioName, opts: LoadOptions, command: string, baselinePerSecond?: { perSecond: number; at: string }): Promise<ScenarioResult> {
+async function runScenario(name: ScenarioName, opts: LoadOptions, command: string): Promise<ScenarioResult> {
   const startedAt = new Date().toISOString();
   const machineAtStart = machine();
   log(`${name}: starting ${name === 'baseline' ? 'the bare Fastify server' : opts.url ? `against ${opts.url}` : 'the service'}`);
@@ -51,30 +56,51 @@ async function runScenario(name: ScenarioName, opts: LoadOptions, command: strin
     await target.stop();
   }
   const result: ScenarioResult = { ...partial, startedAt, finishedAt: new Date().toISOString(), command, machine: machineAtStart, target: target.description };
-
-  if (result.ratioGoal) {
-    const ratio = baselinePerSecond ? result.headline.perSecond / baselinePerSecond.perSecond : undefined;
-    result.goals.push({
-      name: result.ratioGoal.name,
-      met: ratio === undefined ? null : ratio >= result.ratioGoal.min,
-      detail:
-        ratio === undefined
-          ? 'no baseline measured yet (run `npm run loadtest -- baseline` or `all`)'
-          : `${result.headline.perSecond.toFixed(0)} ${result.headline.label} / ${baselinePerSecond!.perSecond.toFixed(0)} baseline req/s = ${ratio.toFixed(3)}`,
-    });
-  }
   for (const file of profiles) {
     const summary = summarizeProfile(file);
     console.log(formatProfile(summary));
     result.notes.push(`CPU profile during the load, ${summary.file}: busy ${summary.busyPercent}%; ${summary.byArea.slice(0, 8).map((a) => `${a.area} ${a.percent}%`).join(', ')}`);
   }
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  printSummary(result, baselinePerSecond?.perSecond);
-  if (baselinePerSecond && name !== 'baseline' && opts.scenario !== 'all') {
-    console.log(`(ratio uses the baseline measured at ${baselinePerSecond.at})`);
-  }
   return result;
+}
+
+/** Judges the scenario's ratio goal against the baseline and writes loadtest/results/<scenario>.json. */
+function finalize(result: ScenarioResult, base?: Baseline): void {
+  if (result.ratioGoal) {
+    const ratio = base ? result.headline.perSecond / base.perSecond : undefined;
+    result.goals.push({
+      name: result.ratioGoal.name,
+      met: ratio === undefined ? null : ratio >= result.ratioGoal.min,
+      detail:
+        ratio === undefined || !base
+          ? 'no baseline measured yet (run `npm run loadtest -- baseline` or `all`)'
+          : `${result.headline.perSecond.toFixed(0)} ${result.headline.label} / ${base.perSecond.toFixed(0)} baseline req/s = ${ratio.toFixed(3)}`,
+    });
+  }
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, `${result.scenario}.json`), `${JSON.stringify(result, null, 2)}\n`);
+}
+
+/**
+ * `all` measures the baseline before and after the service scenarios and divides by the mean, so a
+ * machine that got busier or quieter during the run shows up as spread instead of a skewed ratio.
+ */
+function mergeBaselines(before: ScenarioResult, after: ScenarioResult): ScenarioResult {
+  const a = before.headline.perSecond;
+  const b = after.headline.perSecond;
+  const mean = Math.round(((a + b) / 2) * 10) / 10;
+  return {
+    ...before,
+    finishedAt: after.finishedAt,
+    headline: { ...before.headline, phase: 'bare route (before the service runs)', perSecond: mean },
+    phases: [
+      { ...before.phases[0]!, name: 'bare route (before the service runs)' },
+      { ...after.phases[0]!, name: 'bare route (after them)' },
+    ],
+    figures: { 'req/s before': a, 'req/s after': b, 'req/s mean (the ratios use it)': mean, 'spread (after/before)': Math.round((b / a) * 1000) / 1000 },
+    checks: [...before.checks, ...after.checks],
+    passed: before.passed && after.passed,
+  };
 }
 
 async function main(): Promise<number> {
@@ -89,19 +115,34 @@ async function main(): Promise<number> {
     throw err;
   }
   const command = `npm run loadtest -- ${process.argv.slice(2).join(' ')}`.trim();
-  const names: ScenarioName[] = opts.scenario === 'all' ? [...SCENARIOS] : [opts.scenario];
   if (!opts.tsx) compileForLoad(log);
-  const results: ScenarioResult[] = [];
-  let base = opts.scenario === 'all' ? undefined : storedBaseline();
-  for (const name of names) {
-    const result = await runScenario(name, opts, command, base);
-    results.push(result);
-    if (name === 'baseline') base = { perSecond: result.headline.perSecond, at: result.startedAt };
+
+  if (opts.scenario !== 'all') {
+    const result = await runScenario(opts.scenario, opts, command);
+    const base = opts.scenario === 'baseline' ? undefined : storedBaseline();
+    finalize(result, base);
+    printSummary(result, base?.perSecond);
+    if (base) console.log(`(ratio uses the baseline measured at ${base.at})`);
+    if (!result.passed) log(`FAILED: ${result.scenario}`);
+    return result.passed ? 0 : 1;
   }
-  if (opts.scenario === 'all') {
-    writeBenchmarks(join(PROJECT_ROOT, 'BENCHMARKS.md'), results, command);
-    log('BENCHMARKS.md written');
+
+  const before = await runScenario('baseline', opts, command);
+  printSummary(before);
+  const services: ScenarioResult[] = [];
+  for (const name of SCENARIOS.filter((n) => n !== 'baseline')) {
+    const result = await runScenario(name, opts, command);
+    printSummary(result);
+    services.push(result);
   }
+  const after = await runScenario('baseline', opts, command);
+  const baseline = mergeBaselines(before, after);
+  const base = { perSecond: baseline.headline.perSecond, at: baseline.startedAt };
+  const results = [baseline, ...services];
+  for (const result of results) finalize(result, result === baseline ? undefined : base);
+  printOverview(results, base.perSecond);
+  writeBenchmarks(join(PROJECT_ROOT, 'BENCHMARKS.md'), results, command);
+  log('BENCHMARKS.md written');
   const failed = results.filter((r) => !r.passed).map((r) => r.scenario);
   if (failed.length > 0) log(`FAILED: ${failed.join(', ')}`);
   return failed.length > 0 ? 1 : 0;

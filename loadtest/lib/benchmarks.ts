@@ -48,6 +48,7 @@ export function writeBenchmarks(path: string, results: ScenarioResult[], command
     `- 1-minute load average when each scenario started: ${results.map((r) => `${r.scenario} ${r.machine.loadAverage}`).join(', ')} (anything well above 0 means other work shared the cores)`,
     `- Service under test: ${service}`,
     '- Load generator: autocannon 8, programmatic, in the runner process (the server is a separate process, so the two do not share an event loop; they do share the 2 cores).',
+    '- The baseline (a bare Fastify route, same start-up, same connections) is measured before and after the service scenarios; ratios divide by the mean of the two, and their spread shows how steady the machine was.',
     '- Rate limits lifted (RATE_LIMIT_ENABLED=false) and bcrypt cost 4 for the load runs only; everything else as configured by default.',
     '',
     '## Summary',

@@ -103,3 +103,21 @@ export function printSummary(result: ScenarioResult, baselinePerSecond?: number)
   for (const note of result.notes) out.push(`note: ${note}`);
   console.log(out.join('\n'));
 }
+
+/** The closing table of `all`: each scenario's headline, latency, ratio to the baseline and goals. */
+export function printOverview(results: ScenarioResult[], baselinePerSecond: number): void {
+  const rows = [['scenario', 'headline', 'per second', 'p99 ms', 'ratio', 'verified', 'goals missed']];
+  for (const r of results) {
+    const p = r.phases.find((ph) => ph.name === r.headline.phase) ?? r.phases[0]!;
+    rows.push([
+      r.scenario,
+      r.headline.label,
+      r.headline.perSecond.toFixed(0),
+      String(p.latencyMs.p99),
+      (r.headline.perSecond / baselinePerSecond).toFixed(3),
+      r.passed ? 'passed' : 'FAILED',
+      r.goals.filter((g) => g.met === false).map((g) => g.name).join('; ') || '-',
+    ]);
+  }
+  console.log(['', '=== all scenarios ===', table(rows)].join('\n'));
+}
