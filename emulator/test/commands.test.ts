@@ -243,6 +243,24 @@ describe('aggregation', () => {
     expect(faceted).toEqual([{ count: [{ n: 3 }], big: [{ _id: 2 }], ok: true }]);
   });
 
+  it('simple $group shapes (the booking hot path) follow MongoDB: $sum skips non-numbers, missing _id field groups as null', async () => {
+    const g = db.collection<Loose>('grp');
+    await g.insertMany([
+      { _id: 1, k: 'a', q: 2 },
+      { _id: 2, k: 'a', q: 'x' },
+      { _id: 3, k: 'b', q: 5 },
+      { _id: 4, q: 1.5 },
+      { _id: 5, k: 'a', q: [1, 2] },
+    ]);
+    expect(await g.aggregate([{ $group: { _id: null, total: { $sum: '$q' }, n: { $sum: 1 }, c: { $count: {} } } }]).toArray()).toEqual([{ _id: null, total: 8.5, n: 5, c: 5 }]);
+    expect(await g.aggregate([{ $group: { _id: '$k', total: { $sum: '$q' } } }, { $sort: { _id: 1 } }]).toArray()).toEqual([
+      { _id: null, total: 1.5 },
+      { _id: 'a', total: 2 },
+      { _id: 'b', total: 5 },
+    ]);
+    expect(await g.aggregate([{ $match: { k: 'zzz' } }, { $group: { _id: null, n: { $sum: '$q' } } }]).toArray()).toEqual([]);
+  });
+
   it('$out replaces the target collection; $merge upserts into it per whenMatched/whenNotMatched', async () => {
     const src = db.collection<Loose>('src');
     await src.insertMany([

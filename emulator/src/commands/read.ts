@@ -8,6 +8,7 @@ import type { Txn } from '../txn.js';
 import { cloneDoc, compareValues, isPlainObject, keyOf, pathValues, type Doc } from '../values.js';
 import { runWriteStage, splitWriteStage } from './aggregate-out.js';
 import { checkCollation, checkHint } from './common.js';
+import { fastGroup } from './fast-group.js';
 
 const refusedFindOptions = ['tailable', 'awaitData', 'min', 'max', 'returnKey', 'showRecordId', 'oplogReplay'];
 
@@ -177,7 +178,12 @@ export const aggregate: Handler = async (ctx) => {
     if (coll?.hasWideNumbers && computes(rest)) {
       throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support aggregation expressions over Decimal128 or 64-bit integers beyond 2^53');
     }
-    if (mutates) input = input.map(cloneDoc);
+    const grouped = rest[0] && '$group' in rest[0] ? fastGroup(rest[0], input) : undefined;
+    if (grouped) {
+      if (rest.length === 1) return grouped;
+      rest = rest.slice(1);
+      input = grouped;
+    } else if (mutates) input = input.map(cloneDoc);
     try {
       const agg = new Aggregator(rest, mingoOptions(letOf(ctx)));
       return withCollections((name) => snapshotDocs(txn, ctx, name), () => agg.run(input));
