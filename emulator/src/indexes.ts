@@ -124,15 +124,23 @@ export class Index {
     for (const m of this.maps) m.clear();
   }
 
-  /** The fields/values of `doc` under this index, for E11000's keyValue. */
+  /** The fields/values of `doc` under this index that produce `key`, for E11000's keyValue. */
   keyValue(doc: Doc, key: string): Doc {
-    const out: Doc = {};
     const vals = this.fieldValues(doc);
-    const parts = key.split('|');
-    this.fields.forEach((f, i) => {
-      const v = vals[i].find((x) => keyOf(x) === parts[i]) ?? vals[i][0];
-      out[f] = v === undefined ? null : v;
-    });
+    // Walk the combinations (as keys() does) until the one with this canonical key.
+    const pick = (i: number, prefix: string, chosen: unknown[]): unknown[] | undefined => {
+      if (i === vals.length) return prefix === key ? chosen : undefined;
+      for (const v of vals[i]) {
+        const k = i === 0 ? keyOf(v) : prefix + '|' + keyOf(v);
+        if (!key.startsWith(k)) continue;
+        const found = pick(i + 1, k, [...chosen, v]);
+        if (found) return found;
+      }
+      return undefined;
+    };
+    const chosen = pick(0, '', []) ?? vals.map((v) => v[0]);
+    const out: Doc = {};
+    this.fields.forEach((f, i) => (out[f] = chosen[i] === undefined ? null : chosen[i]));
     return out;
   }
 }
