@@ -28,8 +28,17 @@ const knownData = new Set(['failCommands', 'errorCode', 'errorLabels', 'closeCon
 
 export class FailPoints {
   private armed: Armed | null = null;
+  /** How often the fail point fired since the emulator started (mongod's timesEntered). */
+  private timesEntered = 0;
 
+  /** Reply of configureFailPoint: mongod reports how often the fail point fired before this change. */
   configure(body: Doc): Doc {
+    const count = this.timesEntered;
+    this.apply(body);
+    return { count };
+  }
+
+  private apply(body: Doc): void {
     const name = body.configureFailPoint;
     if (name !== 'failCommand') {
       throw new MongoCommandError(Codes.NotImplemented, `The emulator supports only the 'failCommand' fail point, not '${String(name)}'`);
@@ -39,7 +48,7 @@ export class FailPoints {
     let skip = 0;
     if (mode === 'off') {
       this.armed = null;
-      return {};
+      return;
     } else if (mode === 'alwaysOn') {
       times = Infinity;
     } else if (isPlainObject(mode) && typeof mode.times === 'number') {
@@ -59,7 +68,6 @@ export class FailPoints {
       if (!knownData.has(k)) throw new MongoCommandError(Codes.NotImplemented, `failCommand data option '${k}' is not supported by the emulator`);
     }
     this.armed = { data: data as unknown as FailCommandData, times, skip };
-    return {};
   }
 
   /** The fail point's data if it fires for this command now (consuming one activation). */
@@ -73,6 +81,7 @@ export class FailPoints {
     }
     if (a.times <= 0) return undefined;
     a.times--;
+    this.timesEntered++;
     if (a.times <= 0) this.armed = null;
     return a.data;
   }

@@ -139,6 +139,18 @@ export class Sessions {
     for (const k of [...this.byId.keys()]) this.end(k);
   }
 
+  /**
+   * killSessions: aborts the session's open transaction (releasing its documents) but keeps the
+   * session and its txnNumber, as mongod does; later statements of the killed transaction get
+   * NoSuchTransaction. Returns whether the session existed.
+   */
+  kill(key: string): boolean {
+    const s = this.byId.get(key);
+    if (!s) return false;
+    s.abortTxn();
+    return true;
+  }
+
   /** Resolves which transaction a command runs in, enforcing mongod's state machine. */
   resolve(cmd: string, body: Doc): TxnContext {
     const key = sessionKey(body.lsid);

@@ -34,6 +34,21 @@ describe('failCommand', () => {
     expect(await coll.findOne({ i: 2 })).not.toBeNull();
   });
 
+  it('configureFailPoint answers count: how often the fail point fired before this change', async () => {
+    const first = await failPoint({ times: 2 }, { failCommands: ['ping'], errorCode: 2 });
+    const base = first.count as number;
+    expect(typeof base).toBe('number');
+    expect((await errorOf(db.command({ ping: 1 }))).code).toBe(2);
+    // Not listed: does not enter the fail point.
+    await db.command({ count: 'a' });
+    const second = await failPoint('alwaysOn', { failCommands: ['ping'], errorCode: 2 });
+    expect(second.count).toBe(base + 1);
+    expect((await errorOf(db.command({ ping: 1 }))).code).toBe(2);
+    expect((await errorOf(db.command({ ping: 1 }))).code).toBe(2);
+    const off = await h.client.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+    expect(off).toMatchObject({ ok: 1, count: base + 3 });
+  });
+
   it('errorLabels replaces the server-computed labels', async () => {
     await failPoint({ times: 1 }, { failCommands: ['find'], errorCode: 112, errorLabels: ['CustomLabel'] });
     const err = await errorOf(db.collection('a').findOne({}));

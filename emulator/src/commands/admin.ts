@@ -1,6 +1,7 @@
 // Handshake and server-level commands: hello/isMaster, buildInfo, ping, getParameter, sessions,
 // transactions' commit/abort and configureFailPoint.
-import { Long, ObjectId } from 'bson';
+import { createHash } from 'node:crypto';
+import { Binary, Long, ObjectId } from 'bson';
 import type { Handler, Ctx } from '../context.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import { sessionKey } from '../sessions.js';
@@ -100,8 +101,76 @@ export const endSessions: Handler = (ctx) => {
   return {};
 };
 
+/** Kills one session (or, with no key, every session): aborts its transaction, closes its cursors. */
+function killSession(ctx: Ctx, key: string): void {
+  ctx.state.sessions.kill(key);
+  ctx.state.cursors.killSession(key);
+}
+
+const killAll = (ctx: Ctx): void => {
+  for (const key of [...ctx.state.sessions.byId.keys()]) killSession(ctx, key);
+};
+
+function arrayArg(ctx: Ctx): unknown[] {
+  const v = ctx.body[ctx.cmd];
+  if (!Array.isArray(v)) throw new MongoCommandError(Codes.TypeMismatch, `BSON field '${ctx.cmd}' is the wrong type '${typeof v}', expected type 'array'`);
+  return v;
+}
+
+/**
+ * killSessions: [lsid, ...] (an empty list kills all sessions). Like mongod it aborts the sessions'
+ * open transactions, which releases their write intents at once, and kills their cursors; the
+ * sessions themselves stay usable for later transactions.
+ */
+export const killSessions: Handler = (ctx) => {
+  const ids = arrayArg(ctx);
+  if (ids.length === 0) killAll(ctx);
+  for (const lsid of ids) {
+    const key = sessionKey(lsid);
+    if (!key) throw new MongoCommandError(Codes.FailedToParse, "BSON field 'killSessions.id' is missing but a required field");
+    killSession(ctx, key);
+  }
+  return {};
+};
+
+/** Without authentication every session belongs to the same (unauthenticated) user, whose uid is SHA-256 of "". */
+const anonymousUid = createHash('sha256').update('').digest('hex');
+
+/**
+ * killAllSessionsByPattern: [{lsid}, {uid}, {}...] (an empty list or an empty pattern kills all).
+ * `users`/`roles` patterns need authentication, which the emulator does not have: refused.
+ */
+export const killAllSessionsByPattern: Handler = (ctx) => {
+  const patterns = arrayArg(ctx);
+  const keys = new Set<string>();
+  let all = patterns.length === 0;
+  for (const p of patterns) {
+    if (!isPlainObject(p)) throw new MongoCommandError(Codes.TypeMismatch, 'a session pattern must be an object');
+    for (const k of Object.keys(p)) {
+      if (k === 'users' || k === 'roles') throw new MongoCommandError(Codes.NotImplemented, `The emulator has no authentication: killAllSessionsByPattern '${k}' patterns are not supported`);
+      if (k !== 'lsid' && k !== 'uid') throw new MongoCommandError(40415, `BSON field 'KillAllSessionsByPattern.${k}' is an unknown field.`, { codeName: 'Location40415' });
+    }
+    if (p.uid !== undefined) {
+      const uid = p.uid instanceof Binary ? Buffer.from(p.uid.buffer).toString('hex') : undefined;
+      if (uid !== anonymousUid) continue;
+    }
+    if (p.lsid === undefined) {
+      all = true;
+      continue;
+    }
+    const key = sessionKey(p.lsid);
+    if (!key) throw new MongoCommandError(Codes.FailedToParse, "BSON field 'KillAllSessionsByPattern.lsid.id' is missing but a required field");
+    keys.add(key);
+  }
+  if (all) killAll(ctx);
+  for (const key of keys) killSession(ctx, key);
+  return {};
+};
+
+/** killAllSessions: [{user, db}, ...]; sessions here have no user, so only the empty list kills (all). */
 export const killAllSessions: Handler = (ctx) => {
-  ctx.state.sessions.endAll();
+  const users = arrayArg(ctx);
+  if (users.length === 0) killAll(ctx);
   return {};
 };
 

@@ -15,6 +15,8 @@ export const handlers: Record<string, Handler> = {
   getParameter: admin.getParameter,
   endSessions: admin.endSessions,
   killAllSessions: admin.killAllSessions,
+  killAllSessionsByPattern: admin.killAllSessionsByPattern,
+  killSessions: admin.killSessions,
   commitTransaction: admin.commitTransaction,
   abortTransaction: admin.abortTransaction,
   configureFailPoint: admin.configureFailPoint,
