@@ -13,6 +13,7 @@ import * as windowOps from 'mingo/operators/window';
 import { Query } from 'mingo/query';
 import type { Options, PipelineOperator, QueryOperator } from 'mingo/types';
 import { Codes, MongoCommandError } from './errors.js';
+import { lookupStage } from './lookup.js';
 import { compareValues, hasBsonType, isPlainObject, pathValues, typeAlias, typeRank, valuesEqual, type Doc } from './values.js';
 
 export type Matcher = (doc: Doc) => boolean;
@@ -153,7 +154,7 @@ export const emulatorContext = Context.init({
   projection: projectionOps as unknown as InitOps['projection'],
   window: windowOps as unknown as InitOps['window'],
   query: { ...(mingoQueryOps as unknown as Ops<QueryOperator>), ...(queryOps as unknown as Ops<QueryOperator>) },
-  pipeline: { ...(pipelineOps as unknown as Ops<PipelineOperator>), $sort: sortStage as unknown as PipelineOperator },
+  pipeline: { ...(pipelineOps as unknown as Ops<PipelineOperator>), $sort: sortStage as unknown as PipelineOperator, $lookup: lookupStage as unknown as PipelineOperator },
 });
 
 const plainOptions: Partial<Options> = {

@@ -141,8 +141,9 @@ function validatePipeline(pipeline: unknown[], nested = false): boolean {
 const passiveStages = new Set(['$match', '$sort', '$skip', '$limit', '$count', '$unwind', '$lookup', '$sample']);
 const computes = (pipeline: Doc[]): boolean => pipeline.some((st) => !passiveStages.has(Object.keys(st)[0]));
 
+/** Another collection for $lookup/$unionWith/$graphLookup: copies, since mingo's stages may modify their input. */
 function snapshotDocs(txn: Txn, ctx: Ctx, name: string): Doc[] {
-  return scan(txn, ctx.state.store.collection(ctx.db, name), undefined).map((h) => h.doc);
+  return scan(txn, ctx.state.store.collection(ctx.db, name), undefined).map((h) => cloneDoc(h.doc));
 }
 
 export const aggregate: Handler = async (ctx) => {
