@@ -14,7 +14,7 @@ import { Query } from 'mingo/query';
 import type { Options, PipelineOperator, QueryOperator } from 'mingo/types';
 import { Codes, MongoCommandError } from './errors.js';
 import { lookupStage } from './lookup.js';
-import { compareValues, hasBsonType, isPlainObject, pathValues, typeAlias, typeRank, valuesEqual, type Doc } from './values.js';
+import { compareValues, hasBsonType, isPlainObject, keyOf, pathValues, typeAlias, typeRank, valuesEqual, type Doc } from './values.js';
 
 export type Matcher = (doc: Doc) => boolean;
 
@@ -33,15 +33,23 @@ const eqMatch = (doc: Doc, path: string, value: unknown): boolean => {
   return false;
 };
 
-const inMatch = (doc: Doc, path: string, values: unknown[]): boolean => {
-  const cands = candidates(doc, path);
-  for (const r of values) {
-    if (r instanceof RegExp) {
-      if (cands.some((v) => typeof v === 'string' && r.test(v))) return true;
-    } else if (cands.some((v) => valuesEqual(v, r))) return true;
+/** Above this many values an $in list is matched through a hash set of canonical keys. */
+const IN_SET_THRESHOLD = 8;
+
+/**
+ * $in: equality with any listed value (keyOf equality is BSON equality), or a regex match. Long
+ * lists go through a set, so matching costs O(1) per value instead of O(list).
+ */
+function inMatcher(values: unknown[]): (cands: unknown[]) => boolean {
+  const regexes = values.filter((v): v is RegExp => v instanceof RegExp);
+  const plain = values.filter((v) => !(v instanceof RegExp));
+  const matchRegex = (cands: unknown[]): boolean => regexes.some((r) => cands.some((v) => typeof v === 'string' && r.test(v)));
+  if (plain.length > IN_SET_THRESHOLD) {
+    const keys = new Set(plain.map(keyOf));
+    return (cands) => cands.some((v) => keys.has(keyOf(v))) || matchRegex(cands);
   }
-  return false;
-};
+  return (cands) => plain.some((r) => cands.some((v) => valuesEqual(v, r))) || matchRegex(cands);
+}
 
 const requireArray = (op: string, value: unknown): unknown[] => {
   if (!Array.isArray(value)) throw new MongoCommandError(Codes.BadValue, `${op} needs an array`);
@@ -80,12 +88,12 @@ const queryOps: Record<string, QueryOpImpl> = {
   $eq: (selector, value) => (doc) => eqMatch(doc, selector, value),
   $ne: (selector, value) => (doc) => !eqMatch(doc, selector, value),
   $in: (selector, value) => {
-    const values = requireArray('$in', value);
-    return (doc) => inMatch(doc, selector, values);
+    const test = inMatcher(requireArray('$in', value));
+    return (doc) => test(candidates(doc, selector));
   },
   $nin: (selector, value) => {
-    const values = requireArray('$nin', value);
-    return (doc) => !inMatch(doc, selector, values);
+    const test = inMatcher(requireArray('$nin', value));
+    return (doc) => !test(candidates(doc, selector));
   },
   $gt: rangeOp((c) => c > 0),
   $gte: rangeOp((c) => c >= 0),
@@ -262,20 +270,22 @@ function compileSimple(filter: Doc): Matcher | undefined {
     if (!values.every(plainScalar)) return undefined;
     tests.push([field, values]);
   }
-  return (doc) => {
-    for (const [field, values] of tests) {
-      const x = doc[field];
-      let hit = false;
-      for (const v of values) {
-        if (valuesEqual(x, v) || (Array.isArray(x) && x.some((el) => valuesEqual(el, v)))) {
-          hit = true;
-          break;
-        }
-      }
-      if (!hit) return false;
+  const checks = tests.map(([field, values]): ((doc: Doc) => boolean) => {
+    if (values.length > IN_SET_THRESHOLD) {
+      const keys = new Set(values.map(keyOf));
+      return (doc) => {
+        const x = doc[field];
+        return keys.has(keyOf(x)) || (Array.isArray(x) && x.some((el) => keys.has(keyOf(el))));
+      };
     }
-    return true;
-  };
+    return (doc) => {
+      const x = doc[field];
+      for (const v of values) if (valuesEqual(x, v) || (Array.isArray(x) && x.some((el) => valuesEqual(el, v)))) return true;
+      return false;
+    };
+  });
+  if (checks.length === 1) return checks[0];
+  return (doc) => checks.every((c) => c(doc));
 }
 
 export function compileFilter(filter: unknown, variables?: Doc): Matcher {
