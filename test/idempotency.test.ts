@@ -52,11 +52,11 @@ async function loseRedisKeys(test: TestApp): Promise<number> {
 /** Makes every call of the app's key-value store fail, as when Redis is unreachable. */
 async function withRedisDown<T>(app: FastifyInstance, run: () => Promise<T>): Promise<T> {
   const kv = app.kv as { -readonly [K in keyof KeyValueStore]: KeyValueStore[K] };
-  const saved = { get: kv.get, set: kv.set, setIfAbsent: kv.setIfAbsent, delete: kv.delete };
+  const saved = { get: kv.get, set: kv.set, setIfAbsent: kv.setIfAbsent, setIfAbsentOrGet: kv.setIfAbsentOrGet, delete: kv.delete };
   const down = async (): Promise<never> => {
     throw new Error('Connection is closed.');
   };
-  Object.assign(kv, { get: down, set: down, setIfAbsent: down, delete: down });
+  Object.assign(kv, { get: down, set: down, setIfAbsent: down, setIfAbsentOrGet: down, delete: down });
   try {
     return await run();
   } finally {

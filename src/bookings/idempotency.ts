@@ -137,35 +137,31 @@ async function idempotency(app: FastifyInstance): Promise<void> {
     const storeKey = storeKeyFor(request.auth.userId, key);
     const running = JSON.stringify({ state: 'running', fingerprint } satisfies StoredRecord);
 
-    // Two rounds: a record may expire between our failed claim and our read of it.
-    for (let round = 0; round < 2; round++) {
-      let stored: string | null;
-      try {
-        // The lock expires by itself, so a process that dies mid-request does not block the key forever.
-        if (await app.kv.setIfAbsent(storeKey, running, lockMs)) {
-          ctx.claim = storeKey;
-          return undefined;
-        }
-        stored = await app.kv.get(storeKey);
-      } catch (err) {
-        storeUnavailable(request, err);
-        return undefined;
-      }
-      if (stored === null) continue;
-      const record = readRecord(stored);
-      if (!record) {
-        request.log.warn({ storeKey }, 'unreadable idempotency record; relying on the booking key index');
-        return undefined;
-      }
-      if (record.fingerprint !== fingerprint) throw keyReused();
-      if (record.state === 'running') throw requestInProgress(IN_PROGRESS_RETRY_AFTER_SECONDS);
-      return reply
-        .code(record.status)
-        .header('content-type', record.contentType)
-        .header('idempotent-replayed', 'true')
-        .send(record.body);
+    let stored: string | null;
+    try {
+      // One round trip claims the key or reads its record. The claim expires by itself, so a
+      // process that dies mid-request does not block the key for longer than the lock.
+      stored = await app.kv.setIfAbsentOrGet(storeKey, running, lockMs);
+    } catch (err) {
+      storeUnavailable(request, err);
+      return undefined;
     }
-    throw requestInProgress(IN_PROGRESS_RETRY_AFTER_SECONDS);
+    if (stored === null) {
+      ctx.claim = storeKey;
+      return undefined;
+    }
+    const record = readRecord(stored);
+    if (!record) {
+      request.log.warn({ storeKey }, 'unreadable idempotency record; relying on the booking key index');
+      return undefined;
+    }
+    if (record.fingerprint !== fingerprint) throw keyReused();
+    if (record.state === 'running') throw requestInProgress(IN_PROGRESS_RETRY_AFTER_SECONDS);
+    return reply
+      .code(record.status)
+      .header('content-type', record.contentType)
+      .header('idempotent-replayed', 'true')
+      .send(record.body);
   }
 
   async function remember(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {

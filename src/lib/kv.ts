@@ -12,6 +12,11 @@ export interface KeyValueStore {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Atomic claim: true when the key did not exist and now holds `value`. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * The same claim in one round trip that also reads what is there: null when this call set the
+   * key, otherwise the value that was already stored (and is left unchanged). Needs Redis 7.
+   */
+  setIfAbsentOrGet(key: string, value: string, ttlMs: number): Promise<string | null>;
   delete(...keys: string[]): Promise<void>;
 }
 
@@ -25,6 +30,7 @@ export function redisStore(redis: Redis): KeyValueStore {
     async setIfAbsent(key, value, ttlMs) {
       return (await redis.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
     },
+    setIfAbsentOrGet: (key, value, ttlMs) => redis.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX', 'GET'),
     async delete(...keys) {
       if (keys.length) await redis.del(...keys);
     },
@@ -57,6 +63,12 @@ export function memoryStore(now: () => number = Date.now): KeyValueStore {
       if (live(key)) return false;
       entries.set(key, { value, expiresAt: now() + ttlMs });
       return true;
+    },
+    async setIfAbsentOrGet(key, value, ttlMs) {
+      const existing = live(key);
+      if (existing) return existing.value;
+      entries.set(key, { value, expiresAt: now() + ttlMs });
+      return null;
     },
     async delete(...keys) {
       for (const key of keys) entries.delete(key);
