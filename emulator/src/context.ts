@@ -4,7 +4,7 @@ import type { Cursors } from './cursors.js';
 import { BlockedByTransaction, Codes, MongoCommandError } from './errors.js';
 import type { FailPoints } from './failpoint.js';
 import type { Session, Sessions } from './sessions.js';
-import type { Collection, Store } from './storage.js';
+import { viewError, type Collection, type Store } from './storage.js';
 import { Txn } from './txn.js';
 import type { Doc } from './values.js';
 
@@ -84,6 +84,14 @@ export function collectionName(ctx: Ctx): string {
   if (v.includes('$') || v.includes('\0')) throw new MongoCommandError(Codes.InvalidNamespace, `Invalid collection name: ${v}`);
   return v;
 }
+
+/** Writes, index changes and the like on a view fail with CommandNotSupportedOnView (166), as in mongod. */
+export function refuseView(ctx: Ctx, name = collectionName(ctx)): void {
+  if (ctx.state.store.view(ctx.db, name)) throw viewError(ctx.db, name);
+}
+
+/** The command's bypassDocumentValidation flag, for the document-level write functions. */
+export const writeOptions = (ctx: Ctx): { bypassValidation: boolean } => ({ bypassValidation: ctx.body.bypassDocumentValidation === true });
 
 export function getCollection(ctx: Ctx, name = collectionName(ctx)): Collection | undefined {
   return ctx.state.store.collection(ctx.db, name, ctx.txn);

@@ -153,9 +153,15 @@ export function withId(doc: Doc): Doc {
   return { _id: _id === undefined ? new ObjectId() : _id, ...rest };
 }
 
-export function insertDoc(txn: Txn, coll: Collection, input: Doc): Doc {
+export interface WriteOptions {
+  /** The command's bypassDocumentValidation: true. */
+  bypassValidation?: boolean;
+}
+
+export function insertDoc(txn: Txn, coll: Collection, input: Doc, opts: WriteOptions = {}): Doc {
   const doc = withId(input);
   validateId(doc._id);
+  if (coll.validator && !opts.bypassValidation) coll.validator.check(doc, null);
   const chain = coll.chainFor(keyOf(doc._id));
   txn.claim(chain);
   if (txn.read(chain)) throw duplicateKey(coll, '_id_', doc);
@@ -164,7 +170,8 @@ export function insertDoc(txn: Txn, coll: Collection, input: Doc): Doc {
   return doc;
 }
 
-export function replaceDoc(txn: Txn, coll: Collection, chain: DocChain, doc: Doc): void {
+export function replaceDoc(txn: Txn, coll: Collection, chain: DocChain, doc: Doc, opts: WriteOptions = {}): void {
+  if (coll.validator && !opts.bypassValidation) coll.validator.check(doc, txn.read(chain));
   txn.claim(chain);
   txn.checkUnique(coll, chain, doc);
   txn.put(chain, doc);

@@ -68,6 +68,12 @@ export const Codes = {
   SnapshotTooOld: 239,
   StaleConfig: 13388,
   UnsupportedOpQueryCommand: 352,
+  DocumentValidationFailure: 121,
+  CommandNotSupportedOnView: 166,
+  OptionNotSupportedOnView: 167,
+  ViewDepthLimitExceeded: 183,
+  QueryFeatureNotAllowed: 224,
+  GraphContainsCycle: 5,
 } as const;
 
 const codeNames = new Map<number, string>(Object.entries(Codes).map(([name, code]) => [code, name]));

@@ -14,6 +14,7 @@ import { Query } from 'mingo/query';
 import type { Options, PipelineOperator, QueryOperator } from 'mingo/types';
 import { Codes, MongoCommandError } from './errors.js';
 import { lookupStage } from './lookup.js';
+import { jsonSchemaValidator } from './schema.js';
 import { compareValues, hasBsonType, isPlainObject, keyOf, pathValues, typeAlias, typeRank, valuesEqual, type Doc } from './values.js';
 
 export type Matcher = (doc: Doc) => boolean;
@@ -170,6 +171,7 @@ const plainOptions: Partial<Options> = {
   useStrictMode: true,
   scriptEnabled: false,
   context: emulatorContext,
+  jsonSchemaValidator: jsonSchemaValidator as Options['jsonSchemaValidator'],
   // $lookup/$unionWith/$graphLookup read through whatever resolver the running command installed.
   collectionResolver: (name: string) => {
     if (!activeResolver) throw new MongoCommandError(Codes.NotImplemented, `no collection '${name}' can be read here`);

@@ -2,9 +2,10 @@
 // tombstone). A transaction reads the newest version at or before its snapshot, overlaid with its
 // own buffered writes, and publishes all of them at commit under one new timestamp. Versions that
 // no open snapshot can see any more are pruned.
-import { BlockedByTransaction, writeConflict } from './errors.js';
+import { BlockedByTransaction, Codes, MongoCommandError, writeConflict } from './errors.js';
 import { Index, type IndexSpec } from './indexes.js';
 import type { Txn } from './txn.js';
+import type { DocumentValidator } from './validation.js';
 import { type Doc } from './values.js';
 
 export interface Version {
@@ -45,6 +46,8 @@ export class Collection {
   pendingTxn: Txn | null = null;
   /** Ever held a Decimal128 / wide Long: aggregation arithmetic over it is refused. */
   hasWideNumbers = false;
+  /** Document validation (create/collMod `validator`, `validationLevel`, `validationAction`). */
+  validator: DocumentValidator | null = null;
 
   constructor(
     readonly store: Store,
@@ -123,9 +126,21 @@ export class Collection {
   }
 }
 
+/** A read-only view: its documents are viewOn's passed through pipeline, computed at each read. */
+export interface ViewDef {
+  viewOn: string;
+  pipeline: Doc[];
+}
+
+export function viewError(db: string, name: string): MongoCommandError {
+  return new MongoCommandError(Codes.CommandNotSupportedOnView, `Namespace ${db}.${name} is a view, not a collection`);
+}
+
 export class Store {
   clock = 0;
   readonly dbs = new Map<string, Map<string, Collection>>();
+  /** Views by database and name (catalog entries, not versioned: changes are immediate). */
+  readonly views = new Map<string, Map<string, ViewDef>>();
   readonly openTxns = new Set<Txn>();
   /** Chains that still carry old versions or tombstones, swept when snapshots move on. */
   readonly dirty = new Set<DocChain>();
@@ -140,8 +155,29 @@ export class Store {
     return c.pendingTxn && c.pendingTxn !== txn ? undefined : c;
   }
 
-  /** A collection another open transaction is creating: conflict (in a transaction) or wait. */
+  view(db: string, name: string): ViewDef | undefined {
+    return this.views.get(db)?.get(name);
+  }
+
+  createView(db: string, name: string, def: ViewDef): void {
+    let vs = this.views.get(db);
+    if (!vs) this.views.set(db, (vs = new Map()));
+    vs.set(name, def);
+  }
+
+  dropView(db: string, name: string): boolean {
+    const vs = this.views.get(db);
+    if (!vs?.delete(name)) return false;
+    if (vs.size === 0) this.views.delete(db);
+    return true;
+  }
+
+  /**
+   * Before a collection is created: a view of that name refuses (no write ever lands in a view), a
+   * collection another open transaction is creating conflicts (in a transaction) or waits.
+   */
   private checkPending(db: string, name: string, txn?: Txn): void {
+    if (this.view(db, name)) throw viewError(db, name);
     const c = this.dbs.get(db)?.get(name);
     if (c && c.pendingTxn && c.pendingTxn !== txn) {
       if (txn && !txn.autocommit) throw writeConflict();

@@ -89,7 +89,7 @@ describe('wire protocol and handshake', () => {
 describe('refusals', () => {
   it('unknown commands are CommandNotFound; known but unsupported ones NotImplemented', async () => {
     expect(await errorOf(db.command({ frobnicate: 1 }))).toMatchObject({ code: 59, codeName: 'CommandNotFound' });
-    expect(await errorOf(db.command({ collMod: 'x', validator: {} }))).toMatchObject({ code: 238, codeName: 'NotImplemented' });
+    expect(await errorOf(db.command({ renameCollection: 'cmd.x', to: 'cmd.y' }))).toMatchObject({ code: 238, codeName: 'NotImplemented' });
   });
 
   it('unsupported options and stages name what is missing', async () => {

@@ -1,7 +1,7 @@
 // The writing aggregation stages $out and $merge (always last in a pipeline, never in transactions).
 // $out replaces the target's documents atomically and keeps its indexes; $merge writes each result
 // document on its own, with whenMatched/whenNotMatched as in mongod.
-import { untilUnblocked, writeStatement, type Ctx } from '../context.js';
+import { untilUnblocked, writeOptions, writeStatement, type Ctx } from '../context.js';
 import { deleteDoc, insertDoc, replaceDoc, scan, withId } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import type { Collection } from '../storage.js';
@@ -50,7 +50,7 @@ async function out(ctx: Ctx, spec: unknown, results: Doc[]): Promise<void> {
   const coll = await untilUnblocked(ctx, () => store.ensureCollection(t.db, t.coll));
   await writeStatement(ctx, (txn) => {
     for (const h of scan(txn, coll, undefined)) deleteDoc(txn, h.chain);
-    for (const d of docs) insertDoc(txn, coll, d);
+    for (const d of docs) insertDoc(txn, coll, d, writeOptions(ctx));
   });
 }
 
@@ -89,14 +89,14 @@ async function merge(ctx: Ctx, raw: unknown, results: Doc[]): Promise<void> {
       const hit = scan(txn, coll, filter)[0];
       if (!hit) {
         if (whenNotMatched === 'fail') throw new MongoCommandError(13113, "$merge could not find a matching document in the target collection for at least one document in the source collection", { codeName: 'MergeStageNoMatchingDocument' });
-        if (whenNotMatched === 'insert') insertDoc(txn, coll, doc);
+        if (whenNotMatched === 'insert') insertDoc(txn, coll, doc, writeOptions(ctx));
         return;
       }
       if (whenMatched === 'fail') throw duplicateKey(coll, '_id_', { _id: hit.doc._id });
       if (whenMatched === 'keepExisting') return;
       const { _id: _ignored, ...fields } = doc;
       const next = whenMatched === 'replace' ? { _id: hit.doc._id, ...fields } : { ...hit.doc, ...fields };
-      if (keyOf(next) !== keyOf(hit.doc)) replaceDoc(txn, coll, hit.chain, next);
+      if (keyOf(next) !== keyOf(hit.doc)) replaceDoc(txn, coll, hit.chain, next, writeOptions(ctx));
     });
   }
 }

@@ -1,21 +1,18 @@
 // Databases, collections and indexes: listDatabases, dropDatabase, listCollections, create, drop,
 // createIndexes, listIndexes, dropIndexes.
 import { UUID } from 'bson';
-import { collectionName, ensureCollection, getCollection, untilUnblocked, type Handler } from '../context.js';
-import { Codes, MongoCommandError } from '../errors.js';
+import { collectionName, ensureCollection, getCollection, refuseView, untilUnblocked, type Handler } from '../context.js';
+import { BlockedByTransaction, Codes, MongoCommandError } from '../errors.js';
 import { Index, sameIndex, validateIndexSpec, type IndexSpec } from '../indexes.js';
 import { compileFilter } from '../query.js';
-import type { Collection } from '../storage.js';
+import { Collection } from '../storage.js';
 import { duplicateKey } from '../txn.js';
 import { isPlainObject, keyOf, type Doc } from '../values.js';
+import { applyValidation, validationFields, viewDefinition } from './collection-options.js';
+import { checkCollation, genericFields } from './common.js';
 
-/** Fields every command may carry that never change what it does. */
-export const genericFields = new Set([
-  '$db', 'lsid', 'txnNumber', 'autocommit', 'startTransaction', 'writeConcern', 'readConcern', '$clusterTime', '$readPreference',
-  'comment', 'maxTimeMS', 'apiVersion', 'apiStrict', 'apiDeprecationErrors', '$audit', 'readPreference',
-]);
-
-const harmlessCreateOptions = new Set(['autoIndexId', 'storageEngine', 'indexOptionDefaults', 'validationLevel', 'validationAction', 'flags']);
+/** create options that change nothing observable here. */
+const harmlessCreateOptions = new Set(['autoIndexId', 'storageEngine', 'indexOptionDefaults', 'flags']);
 
 const collectionUuids = new WeakMap<Collection, UUID>();
 const uuidOf = (c: Collection): UUID => {
@@ -45,6 +42,7 @@ export const listDatabases: Handler = (ctx) => {
 export const dropDatabase: Handler = (ctx) => {
   const store = ctx.state.store;
   for (const name of [...(store.dbs.get(ctx.db)?.keys() ?? [])]) store.dropCollection(ctx.db, name);
+  store.views.delete(ctx.db);
   return { dropped: ctx.db };
 };
 
@@ -58,6 +56,9 @@ export const listCollections: Handler = (ctx) => {
     info: { readOnly: false, uuid: uuidOf(c) },
     idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
   }));
+  for (const [name, v] of ctx.state.store.views.get(ctx.db) ?? []) {
+    docs.push({ name, type: 'view', options: { viewOn: v.viewOn, pipeline: v.pipeline }, info: { readOnly: true } });
+  }
   if (isPlainObject(ctx.body.filter)) docs = docs.filter(compileFilter(ctx.body.filter));
   if (nameOnly) docs = docs.map((d) => ({ name: d.name, type: d.type }));
   const cursor = isPlainObject(ctx.body.cursor) ? ctx.body.cursor : {};
@@ -67,21 +68,50 @@ export const listCollections: Handler = (ctx) => {
 
 export const create: Handler = async (ctx) => {
   const name = collectionName(ctx);
+  const b = ctx.body;
+  const isView = b.viewOn !== undefined;
   const options: Doc = {};
-  for (const [k, v] of Object.entries(ctx.body)) {
+  for (const [k, v] of Object.entries(b)) {
     if (k === 'create' || genericFields.has(k)) continue;
-    if (!harmlessCreateOptions.has(k)) throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support the collection option '${k}'`);
+    if (isView && k !== 'viewOn' && k !== 'pipeline') {
+      if (k === 'collation') checkCollation(v);
+      else throw new MongoCommandError(Codes.InvalidOptions, `option not supported on a view: ${k}`);
+    } else if (!isView && k === 'pipeline') {
+      throw new MongoCommandError(Codes.InvalidOptions, "'pipeline' requires 'viewOn' to also be specified");
+    } else if (!isView && !harmlessCreateOptions.has(k) && !validationFields.has(k)) {
+      throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support the collection option '${k}'`);
+    }
     options[k] = v;
   }
+  const store = ctx.state.store;
+  const exists = (): boolean => !!store.view(ctx.db, name) || !!store.collection(ctx.db, name, ctx.txn);
+  const already = (): MongoCommandError => new MongoCommandError(Codes.NamespaceExists, `Collection ${ctx.db}.${name} already exists.`);
+  if (isView) {
+    if (exists()) throw already();
+    const def = viewDefinition(ctx, name);
+    await untilUnblocked(ctx, () => {
+      // A collection another transaction is creating under this name: wait for that transaction.
+      const pending = store.dbs.get(ctx.db)?.get(name)?.pendingTxn;
+      if (pending) throw new BlockedByTransaction(pending.ended);
+      if (exists()) throw already();
+      store.createView(ctx.db, name, def);
+    });
+    return {};
+  }
+  // Compile the validator before creating anything, so that a refused one creates nothing.
+  const probe = new Collection(store, ctx.db, name);
+  applyValidation(probe, options);
   await untilUnblocked(ctx, () => {
-    if (ctx.state.store.collection(ctx.db, name, ctx.txn)) throw new MongoCommandError(Codes.NamespaceExists, `Collection ${ctx.db}.${name} already exists.`);
-    ctx.state.store.createCollection(ctx.db, name, options, ctx.txn);
+    if (exists()) throw already();
+    const coll = store.createCollection(ctx.db, name, options, ctx.txn);
+    coll.validator = probe.validator;
   });
   return {};
 };
 
 export const drop: Handler = (ctx) => {
   const name = collectionName(ctx);
+  if (ctx.state.store.dropView(ctx.db, name)) return { ns: `${ctx.db}.${name}` };
   const coll = getCollection(ctx, name);
   if (!coll) return {};
   const nIndexesWas = coll.indexes.size;
@@ -143,6 +173,7 @@ export const createIndexes: Handler = async (ctx) => {
 
 export const listIndexes: Handler = (ctx) => {
   const name = collectionName(ctx);
+  refuseView(ctx, name);
   const coll = getCollection(ctx, name);
   if (!coll) throw new MongoCommandError(Codes.NamespaceNotFound, `ns does not exist: ${ctx.db}.${name}`);
   const docs = [...coll.indexes.values()].map((ix) => ({ ...ix.spec }));
@@ -153,6 +184,7 @@ export const listIndexes: Handler = (ctx) => {
 
 export const dropIndexes: Handler = (ctx) => {
   const name = collectionName(ctx);
+  refuseView(ctx, name);
   const coll = getCollection(ctx, name);
   if (!coll) throw new MongoCommandError(Codes.NamespaceNotFound, `ns not found ${ctx.db}.${name}`);
   const nIndexesWas = coll.indexes.size;

@@ -23,3 +23,9 @@ export function checkHint(coll: Collection | undefined, hint: unknown): void {
   }
   throw new MongoCommandError(Codes.BadValue, 'hint provided does not correspond to an existing index');
 }
+
+/** Fields every command may carry that never change what it does. */
+export const genericFields = new Set([
+  '$db', 'lsid', 'txnNumber', 'autocommit', 'startTransaction', 'writeConcern', 'readConcern', '$clusterTime', '$readPreference',
+  'comment', 'maxTimeMS', 'apiVersion', 'apiStrict', 'apiDeprecationErrors', '$audit', 'readPreference',
+]);

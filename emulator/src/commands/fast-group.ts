@@ -38,10 +38,13 @@ function plan(spec: unknown): Plan | undefined {
   return p;
 }
 
-/** The stage's output, or undefined when the stage is not of the supported shape. */
-export function fastGroup(stage: Doc, docs: Doc[]): Doc[] | undefined {
+/**
+ * The stage's output, or undefined when the stage is not of the supported shape. With `countsOnly`
+ * only constant sums (counts) qualify: summing fields must not meet Decimal128 / wide Long values.
+ */
+export function fastGroup(stage: Doc, docs: Doc[], countsOnly = false): Doc[] | undefined {
   const p = plan(stage.$group);
-  if (!p) return undefined;
+  if (!p || (countsOnly && p.accs.some(([, acc]) => acc.kind === 'sumField'))) return undefined;
   const groups = new Map<string, Doc>();
   for (const d of docs) {
     const idVal = p.idField !== undefined ? (d[p.idField] === undefined ? null : d[p.idField]) : p.idConst;

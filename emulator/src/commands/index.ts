@@ -2,6 +2,7 @@
 import type { Handler } from '../context.js';
 import * as admin from './admin.js';
 import * as catalog from './catalog.js';
+import { collMod } from './collection-options.js';
 import * as read from './read.js';
 import * as write from './write.js';
 
@@ -27,6 +28,7 @@ export const handlers: Record<string, Handler> = {
   dropDatabase: catalog.dropDatabase,
   listCollections: catalog.listCollections,
   create: catalog.create,
+  collMod,
   drop: catalog.drop,
   createIndexes: catalog.createIndexes,
   listIndexes: catalog.listIndexes,
@@ -54,7 +56,7 @@ export function canonicalName(name: string): string {
 
 /** Real mongod commands the emulator does not implement: refused with NotImplemented, not "no such command". */
 export const refusedCommands = new Set([
-  'collMod', 'renameCollection', 'mapReduce', 'validate', 'compact', 'reIndex', 'explain', 'geoNear', 'geoSearch', 'currentOp',
+  'renameCollection', 'mapReduce', 'validate', 'compact', 'reIndex', 'explain', 'geoNear', 'geoSearch', 'currentOp',
   'killOp', 'fsync', 'fsyncUnlock', 'dbStats', 'collStats', 'dataSize', 'convertToCapped', 'cloneCollectionAsCapped',
   'createUser', 'dropUser', 'updateUser', 'usersInfo', 'createRole', 'saslStart', 'saslContinue', 'authenticate', 'logout',
   'replSetGetStatus', 'replSetGetConfig', 'replSetStepDown', 'shutdown', 'setFeatureCompatibilityVersion', 'bulkWrite',

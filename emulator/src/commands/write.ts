@@ -1,6 +1,6 @@
 // insert, update, delete and findAndModify with mongod's reply shapes (n, nModified, upserted,
 // writeErrors[{index, code, errmsg, keyPattern, keyValue}], lastErrorObject/value).
-import { collectionName, ensureCollection, getCollection, writeStatement, type Ctx, type Handler } from '../context.js';
+import { collectionName, ensureCollection, getCollection, refuseView, writeOptions, writeStatement, type Ctx, type Handler } from '../context.js';
 import { deleteDoc, insertDoc, replaceDoc, scan } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import { applyProjection, compileFilter, evalLet, sortDocs, validateSort } from '../query.js';
@@ -64,10 +64,12 @@ const withErrors = (reply: Doc, errors: WriteError[]): Doc => (errors.length ? {
 
 export const insert: Handler = async (ctx) => {
   const docs = requireArray(ctx, 'documents');
+  refuseView(ctx);
   const coll = await ensureCollection(ctx);
+  const opts = writeOptions(ctx);
   let n = 0;
   const errors = await runStatements(ctx, docs, ctx.body.ordered !== false, async (doc) => {
-    await writeStatement(ctx, (txn) => insertDoc(txn, coll, doc));
+    await writeStatement(ctx, (txn) => insertDoc(txn, coll, doc, opts));
     n++;
   });
   return withErrors({ n }, errors);
@@ -130,14 +132,14 @@ function updateOnce(ctx: Ctx, txn: Txn, s: UpdateStmt): StmtResult {
   const hits = existing ? scan(txn, existing, s.q, { limit: s.multi ? 0 : 1, matcher }) : [];
   if (hits.length === 0) {
     if (!s.upsert) return { n: 0, nModified: 0 };
-    const doc = insertDoc(txn, createIfMissing(ctx, txn), upsertDocument(s.q, s.u, s.arrayFilters, variables));
+    const doc = insertDoc(txn, createIfMissing(ctx, txn), upsertDocument(s.q, s.u, s.arrayFilters, variables), writeOptions(ctx));
     return { n: 1, nModified: 0, upsertedId: doc._id };
   }
   let nModified = 0;
   for (const h of hits) {
     const next = applyUpdate(h.doc, s.u, { arrayFilters: s.arrayFilters, filter: s.q, variables });
     if (keyOf(next) === keyOf(h.doc)) continue;
-    replaceDoc(txn, h.chain.coll, h.chain, next);
+    replaceDoc(txn, h.chain.coll, h.chain, next, writeOptions(ctx));
     nModified++;
   }
   return { n: hits.length, nModified };
@@ -146,6 +148,7 @@ function updateOnce(ctx: Ctx, txn: Txn, s: UpdateStmt): StmtResult {
 export const update: Handler = async (ctx) => {
   const stmts = requireArray(ctx, 'updates') as UpdateStmt[];
   checkFields(ctx, 'updates', stmts, updateFields);
+  refuseView(ctx);
   const existing = getCollection(ctx);
   let n = 0;
   let nModified = 0;
@@ -172,6 +175,7 @@ interface DeleteStmt {
 export const del: Handler = async (ctx) => {
   const stmts = requireArray(ctx, 'deletes') as DeleteStmt[];
   checkFields(ctx, 'deletes', stmts, deleteFields);
+  refuseView(ctx);
   const coll = getCollection(ctx);
   let n = 0;
   const errors = await runStatements(ctx, stmts, ctx.body.ordered !== false, async (s) => {
@@ -191,6 +195,7 @@ export const del: Handler = async (ctx) => {
 
 export const findAndModify: Handler = async (ctx) => {
   const b = ctx.body;
+  refuseView(ctx);
   const query = (b.query ?? {}) as Doc;
   if (!isPlainObject(query)) throw new MongoCommandError(Codes.TypeMismatch, "BSON field 'findAndModify.query' is the wrong type, expected type 'object'");
   const remove = b.remove === true;
@@ -222,11 +227,11 @@ export const findAndModify: Handler = async (ctx) => {
     }
     if (!hit) {
       if (b.upsert !== true) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null };
-      const doc = insertDoc(txn, createIfMissing(ctx, txn), upsertDocument(query, b.update, arrayFilters, variables));
+      const doc = insertDoc(txn, createIfMissing(ctx, txn), upsertDocument(query, b.update, arrayFilters, variables), writeOptions(ctx));
       return { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: b.new === true ? doc : null };
     }
     const next = applyUpdate(hit.doc, b.update, { arrayFilters, filter: query, variables });
-    if (keyOf(next) !== keyOf(hit.doc)) replaceDoc(txn, hit.chain.coll, hit.chain, next);
+    if (keyOf(next) !== keyOf(hit.doc)) replaceDoc(txn, hit.chain.coll, hit.chain, next, writeOptions(ctx));
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: b.new === true ? next : hit.doc };
   });
   if (result.value && b.fields !== undefined && b.fields !== null) {
