@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret';
@@ -72,7 +73,17 @@ export class ConfigError extends Error {
 /** Validates the environment into one typed object; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings (e.g. `REDIS_URL=` in .env) mean "not set".
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned: Record<string, string> = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
+  );
+  // Docker and Kubernetes secrets arrive as files: JWT_SECRET_FILE names one.
+  if (!cleaned.JWT_SECRET && cleaned.JWT_SECRET_FILE) {
+    try {
+      cleaned.JWT_SECRET = readFileSync(cleaned.JWT_SECRET_FILE, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError([`JWT_SECRET_FILE: cannot read ${cleaned.JWT_SECRET_FILE} (${(err as NodeJS.ErrnoException).code})`]);
+    }
+  }
   const parsed = envSchema.safeParse(cleaned);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'env'}: ${i.message}`));

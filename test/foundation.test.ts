@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
@@ -39,6 +42,15 @@ describe('configuration', () => {
     });
     expect(ok.PORT).toBe(3000);
     expect(ok.BCRYPT_COST).toBe(12);
+  });
+
+  it('reads the JWT secret from JWT_SECRET_FILE, and names the file when it cannot', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'jwt-'));
+    const file = join(dir, 'secret');
+    writeFileSync(file, `${'s'.repeat(48)}\n`);
+    expect(loadConfig({ JWT_SECRET_FILE: file }).JWT_SECRET).toBe('s'.repeat(48));
+    expect(loadConfig({ JWT_SECRET_FILE: file, JWT_SECRET: 'e'.repeat(40) }).JWT_SECRET).toBe('e'.repeat(40));
+    expect(() => loadConfig({ JWT_SECRET_FILE: join(dir, 'missing') })).toThrow(/JWT_SECRET_FILE/);
   });
 
   it('treats empty values as unset and parses lists', () => {
