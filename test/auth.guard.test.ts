@@ -1,28 +1,17 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { sessionKey } from '../src/auth/sessions.js';
-import { loadConfig, type Config } from '../src/config.js';
+import type { Config } from '../src/config.js';
 import { type ManualClock, manualClock } from '../src/lib/clock.js';
-import { freshDatabaseUri } from './helper.js';
+import { testConfig } from './helper.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 
 /** Like buildTestApp, plus probe routes that use each guard decorator, and captured log lines. */
 async function buildGuardApp() {
-  const id = randomBytes(6).toString('hex');
-  const config: Config = loadConfig({
-    NODE_ENV: 'test',
-    MONGODB_URI: freshDatabaseUri(`t_${id}`),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `test:${id}:`,
-    JWT_SECRET: `test-secret-${id}-0123456789abcdefghij`,
-    BCRYPT_COST: '4',
-    RATE_LIMIT_ENABLED: 'false',
-    LOG_LEVEL: 'info',
-  });
+  const config: Config = testConfig({ LOG_LEVEL: 'info' });
   const clock = manualClock(new Date());
   const lines: Record<string, unknown>[] = [];
   const logStream = new Writable({

@@ -29,10 +29,13 @@ export function freshDatabaseUri(name = `t_${randomBytes(6).toString('hex')}`): 
   return url.toString();
 }
 
-/** Builds a full app per test file: real MongoDB (or the emulator) over a socket, real Redis. */
-export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+/**
+ * The configuration of one test app: its own database and Redis key prefix, fast bcrypt, no rate
+ * limits unless a test turns them on. `env` overrides any of it.
+ */
+export function testConfig(env: Record<string, string | undefined> = {}): Config {
   const id = randomBytes(6).toString('hex');
-  const config = loadConfig({
+  return loadConfig({
     NODE_ENV: 'test',
     MONGODB_URI: freshDatabaseUri(`t_${id}`),
     REDIS_URL: inject('redisUrl'),
@@ -40,8 +43,13 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     JWT_SECRET: `test-secret-${id}-0123456789abcdefghij`,
     BCRYPT_COST: '4',
     RATE_LIMIT_ENABLED: 'false',
-    ...options.env,
+    ...env,
   });
+}
+
+/** Builds a full app per test file: real MongoDB (or the emulator) over a socket, real Redis. */
+export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const config = testConfig(options.env);
   const clock = options.clock ?? manualClock(new Date());
   const app = await buildApp(config, { clock, logStream: options.logStream });
   await options.extend?.(app);

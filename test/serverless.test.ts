@@ -2,10 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import { createHandler, type LambdaHandler, type LambdaHttpEvent, type LambdaHttpResult } from '../src/serverless.js';
 import { createAccount, type TestAccount } from './fixtures/accounts.js';
-import { freshDatabaseUri } from './helper.js';
+import { testConfig } from './helper.js';
 
 /** An API Gateway HTTP API (payload format 2.0) event, as Lambda receives it. */
 function httpEvent(method: string, path: string, opts: { headers?: Record<string, string>; body?: unknown; query?: string } = {}): LambdaHttpEvent {
@@ -43,15 +42,7 @@ const json = <T>(res: LambdaHttpResult) => JSON.parse(res.body) as T;
 
 describe('serverless handler (API Gateway v2 events)', () => {
   const id = randomBytes(6).toString('hex');
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    MONGODB_URI: freshDatabaseUri(`t_${id}`),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `test:${id}:`,
-    JWT_SECRET: `test-secret-${id}-0123456789abcdefghij`,
-    BCRYPT_COST: '4',
-    RATE_LIMIT_ENABLED: 'false',
-  });
+  const config = testConfig({ REDIS_KEY_PREFIX: `test:${id}:` });
   let handler: LambdaHandler;
   let organizer: TestAccount;
   let buyer: TestAccount;

@@ -5,6 +5,23 @@ export const STORED_BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled'] as 
 export const BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'expired'] as const;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
+/**
+ * The stored-document filter for a status as the API shows it: `pending` and `expired` are both
+ * stored as pending and split at `now` (a hold stops holding the instant it expires).
+ */
+export function bookingStatusFilter(status: BookingStatus | undefined, now: Date): Record<string, unknown> {
+  switch (status) {
+    case undefined:
+      return {};
+    case 'pending':
+      return { status: 'pending', expiresAt: { $gt: now } };
+    case 'expired':
+      return { status: 'pending', expiresAt: { $lte: now } };
+    default:
+      return { status };
+  }
+}
+
 const ticketSchema = new Schema({ number: { type: String, required: true } }, { _id: false });
 
 const bookingSchema = new Schema(

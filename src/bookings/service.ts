@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Types } from 'mongoose';
 import { forbidden, notFound } from '../lib/errors.js';
-import type { BookingFields, BookingStatus } from './booking.model.js';
+import { type BookingFields, type BookingStatus, bookingStatusFilter } from './booking.model.js';
 import { holdExpired, invalidState, keyReused } from './problems.js';
 import { claimEvent, duplicateOn, earlierUseOfKey, exclusiveSalesTransaction, notify, processCreates } from './sales.js';
 import { SalesDesk } from './sales-desk.js';
@@ -176,27 +176,13 @@ export interface ListBookingsInput {
   limit: number;
 }
 
-/** Filter for a status as the API shows it (`pending` and `expired` split stored pending at `now`). */
-function statusFilter(status: BookingStatus | undefined, now: Date): Record<string, unknown> {
-  switch (status) {
-    case undefined:
-      return {};
-    case 'pending':
-      return { status: 'pending', expiresAt: { $gt: now } };
-    case 'expired':
-      return { status: 'pending', expiresAt: { $lte: now } };
-    default:
-      return { status };
-  }
-}
-
 /** The caller's own bookings, newest first. */
 export async function listBookings(
   deps: BookingDeps,
   actor: Actor,
   input: ListBookingsInput,
 ): Promise<{ items: BookingFields[]; total: number }> {
-  const filter = { userId: new Types.ObjectId(actor.userId), ...statusFilter(input.status, deps.clock.now()) };
+  const filter = { userId: new Types.ObjectId(actor.userId), ...bookingStatusFilter(input.status, deps.clock.now()) };
   const [items, total] = await Promise.all([
     deps.models.Booking.find(filter)
       .sort({ createdAt: -1, _id: -1 })

@@ -1,6 +1,6 @@
 import type { FilterQuery, SortOrder, Types } from 'mongoose';
 import { availabilityOf, countTickets } from '../bookings/availability.js';
-import type { BookingFields } from '../bookings/booking.model.js';
+import { type BookingFields, bookingStatusFilter } from '../bookings/booking.model.js';
 import { notFound } from '../lib/errors.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
 import type { EventFields } from './event.model.js';
@@ -120,19 +120,6 @@ async function listByAvailability(
     return doc ? [toEventDto(eventView(doc), counts.get(String(r._id)))] : [];
   });
   return { data, total: ranked.length };
-}
-
-function bookingStatusFilter(status: EventBookingsQuery['status'], now: Date): FilterQuery<BookingFields> {
-  switch (status) {
-    case undefined:
-      return {};
-    case 'pending':
-      return { status: 'pending', expiresAt: { $gt: now } };
-    case 'expired':
-      return { status: 'pending', expiresAt: { $not: { $gt: now } } };
-    default:
-      return { status };
-  }
 }
 
 /** An event's bookings for its organizer or an admin, newest first, each with its buyer. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BOOKING_STATUSES } from '../bookings/booking.model.js';
+import { bookingSchema } from '../bookings/schemas.js';
 import { pagination, safeText } from '../lib/http.js';
 import { EVENT_STATUSES } from './event.model.js';
 
@@ -126,20 +127,9 @@ export const availabilitySchema = z.object({
 });
 export type AvailabilityDto = z.infer<typeof availabilitySchema>;
 
-export const eventBookingSchema = z.object({
-  id: z.string(),
-  eventId: z.string(),
-  userId: z.string(),
+/** A booking as its event's organizer sees it: the booking plus who bought it. */
+export const eventBookingSchema = bookingSchema.extend({
   user: z.object({ id: z.string(), email: z.string(), name: z.string() }).nullable(),
-  quantity: z.number().int(),
-  status: z.enum(BOOKING_STATUSES),
-  unitPrice: z.number().int(),
-  totalPrice: z.number().int(),
-  currency: z.string(),
-  expiresAt: z.string().nullable(),
-  tickets: z.array(z.object({ number: z.string() })),
-  createdAt: z.string(),
-  updatedAt: z.string(),
 });
 export type EventBookingDto = z.infer<typeof eventBookingSchema>;
 
