@@ -13,8 +13,16 @@ export interface EmbeddedMongo {
 
 async function startMongod(): Promise<EmbeddedMongo> {
   const { MongoMemoryReplSet } = await import('mongodb-memory-server');
-  const replSet = await MongoMemoryReplSet.create({ replSet: { count: 1, storageEngine: 'wiredTiger' } });
-  return { uri: replSet.getUri(), kind: 'mongod', stop: async () => void (await replSet.stop()) };
+  // mongodb-memory-server prints every failed download attempt with a stack trace; the caller
+  // reports the outcome in one line instead.
+  const { warn, error } = console;
+  console.warn = console.error = () => undefined;
+  try {
+    const replSet = await MongoMemoryReplSet.create({ replSet: { count: 1, storageEngine: 'wiredTiger' } });
+    return { uri: replSet.getUri(), kind: 'mongod', stop: async () => void (await replSet.stop()) };
+  } finally {
+    Object.assign(console, { warn, error });
+  }
 }
 
 async function startEmulatorMongo(): Promise<EmbeddedMongo> {
