@@ -15,7 +15,7 @@ import { type LoadOptions, parseOptions, SCENARIOS, type ScenarioName, UsageErro
 import { PROJECT_ROOT } from './lib/processes.js';
 import { formatProfile, summarizeProfile, waitForProfiles } from './lib/profile.js';
 import { machine, printOverview, printSummary, type ScenarioResult } from './lib/report.js';
-import { startBaseline, startService, type Target } from './lib/target.js';
+import { type PhaseCpu, startBaseline, startService, type Target } from './lib/target.js';
 import { baseline } from './scenarios/baseline.js';
 import { browse } from './scenarios/browse.js';
 import { hotDrop } from './scenarios/hot-drop.js';
@@ -41,6 +41,23 @@ function storedBaseline(): Baseline | undefined {
   return { perSecond: stored.headline.perSecond, at: stored.startedAt };
 }
 
+/**
+ * The CPU time each child spent per answer of each timed phase: the service's own cost, which
+ * moves far less than requests/s when other work shares the machine.
+ */
+function cpuFigures(records: PhaseCpu[], phases: ScenarioResult['phases'], scenario: string): Record<string, string> {
+  const figures: Record<string, string> = {};
+  for (const { label, child, cpuMs, wallMs } of records) {
+    const phase = phases.find((p) => p.name === label) ?? phases.find((p) => p.name.startsWith(label));
+    if (cpuMs === null || !phase || phase.requests === 0) continue;
+    const who = child.startsWith(`${scenario}-`) ? child.slice(scenario.length + 1) : child;
+    const perAnswerUs = Math.round((cpuMs * 1000) / phase.requests);
+    const busy = Math.round((cpuMs / wallMs) * 100);
+    figures[`${who} CPU per answer, ${label}`] = `${perAnswerUs} µs (${(cpuMs / 1000).toFixed(2)} s of CPU in ${(wallMs / 1000).toFixed(2)} s, ${busy}% of one core)`;
+  }
+  return figures;
+}
+
 async function runScenario(name: ScenarioName, opts: LoadOptions, command: string): Promise<ScenarioResult> {
   const startedAt = new Date().toISOString();
   const machineAtStart = machine();
@@ -56,6 +73,7 @@ async function runScenario(name: ScenarioName, opts: LoadOptions, command: strin
     await target.stop();
   }
   const result: ScenarioResult = { ...partial, startedAt, finishedAt: new Date().toISOString(), command, machine: machineAtStart, target: target.description };
+  result.figures = { ...result.figures, ...cpuFigures(target.phaseCpu, result.phases, name) };
   for (const file of profiles) {
     const summary = summarizeProfile(file);
     console.log(formatProfile(summary));
@@ -97,7 +115,14 @@ function mergeBaselines(before: ScenarioResult, after: ScenarioResult): Scenario
       { ...before.phases[0]!, name: 'bare route (before the service runs)' },
       { ...after.phases[0]!, name: 'bare route (after them)' },
     ],
-    figures: { 'req/s before': a, 'req/s after': b, 'req/s mean (the ratios use it)': mean, 'spread (after/before)': Math.round((b / a) * 1000) / 1000 },
+    figures: {
+      'req/s before': a,
+      'req/s after': b,
+      'req/s mean (the ratios use it)': mean,
+      'spread (after/before)': Math.round((b / a) * 1000) / 1000,
+      ...Object.fromEntries(Object.entries(before.figures).map(([k, v]) => [`${k} (before)`, v])),
+      ...Object.fromEntries(Object.entries(after.figures).map(([k, v]) => [`${k} (after)`, v])),
+    },
     checks: [...before.checks, ...after.checks],
     passed: before.passed && after.passed,
   };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { LoadOptions } from './options.js';
@@ -21,10 +21,38 @@ export interface Target {
   profileDir: string | null;
   /**
    * Runs `work` (one load phase) with every child's CPU profiler on (--profile; else just runs it);
-   * the profiles are named `<label>-<child>-<time>.cpuprofile`.
+   * the profiles are named `<label>-<child>-<time>.cpuprofile`. Always records the CPU time each
+   * child spent during the phase (phaseCpu).
    */
   profilePhase<T>(label: string, work: () => Promise<T>): Promise<T>;
+  /** CPU time of each child during each timed phase, in the order the phases ran. */
+  phaseCpu: PhaseCpu[];
   stop(): Promise<void>;
+}
+
+export interface PhaseCpu {
+  label: string;
+  child: string;
+  /** User + system CPU time the child used during the phase (null where /proc is not available). */
+  cpuMs: number | null;
+  wallMs: number;
+}
+
+/**
+ * User + system CPU time of a process so far, from /proc (Linux). Requests/s on a shared 2-core
+ * machine move by a third from run to run; the server's CPU time per answer is far steadier, and it
+ * is what the service itself controls.
+ */
+function cpuTimeMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, hence the last ')'): utime is the 14th
+    // field of the line and stime the 15th, in clock ticks (USER_HZ, 100 on Linux).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
 }
 
 function profileDirFor(opts: LoadOptions, scenario: string): string | null {
@@ -36,14 +64,31 @@ function profileDirFor(opts: LoadOptions, scenario: string): string | null {
 
 function profiling(opts: LoadOptions, scenario: string) {
   const dir = profileDirFor(opts, scenario);
+  const cpu: PhaseCpu[] = [];
+  const measured =
+    (children: Child[]) =>
+    async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+      const started = children.map((c) => cpuTimeMs(c.pid));
+      const t0 = performance.now();
+      try {
+        return await work();
+      } finally {
+        const wallMs = performance.now() - t0;
+        children.forEach((child, i) => {
+          const now = cpuTimeMs(child.pid);
+          const then = started[i];
+          cpu.push({ label, child: child.name, cpuMs: now === null || then == null ? null : now - then, wallMs });
+        });
+      }
+    };
   const phase =
     (children: Child[]) =>
     async <T>(label: string, work: () => Promise<T>): Promise<T> => {
-      if (!dir) return work();
+      if (!dir) return measured(children)(label, work);
       const before = new Set(readdirSync(dir));
       for (const child of children) child.signalProfiler();
       try {
-        return await work();
+        return await measured(children)(label, work);
       } finally {
         for (const child of children) child.signalProfiler();
         const fresh = await waitForProfiles(dir, before.size + children.length);
@@ -53,7 +98,7 @@ function profiling(opts: LoadOptions, scenario: string) {
         }
       }
     };
-  return { dir, env: dir ? { LOADTEST_PROFILE_DIR: dir } : {}, phase };
+  return { dir, env: dir ? { LOADTEST_PROFILE_DIR: dir } : {}, phase, cpu };
 }
 
 /** The bare Fastify ceiling, always started here (it is a property of this machine). */
@@ -68,6 +113,7 @@ export async function startBaseline(opts: LoadOptions): Promise<Target> {
     children: [child],
     profileDir: prof.dir,
     profilePhase: prof.phase([child]),
+    phaseCpu: prof.cpu,
     stop: async () => void (await child.stop()),
   };
 }
@@ -88,6 +134,7 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       children: [],
       profileDir: null,
       profilePhase: (_label, work) => work(),
+      phaseCpu: [],
       stop: async () => undefined,
     };
   }
@@ -142,6 +189,7 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       children,
       profileDir: prof.dir,
       profilePhase: prof.phase(children),
+      phaseCpu: prof.cpu,
       async stop() {
         await stopAll();
         await clearRedisPrefix(redisPrefix);
