@@ -5,9 +5,9 @@
 // share one event loop); --inproc starts it inside the benchmark process, as the test suites do.
 // Each line also shows how busy the emulator's process was (its CPU time / wall time), which tells
 // whether the emulator or the client side was the limit, and a later line measures the booking
-// transaction with a minimal wire client instead of the driver. --clients N (N >= 2) adds the
-// booking transaction from N client processes sharing the 50 sessions, to see whether more client
-// CPU gets more out of the emulator. --only runs just the named sections (data setup always runs),
+// transaction with a minimal wire client instead of the driver. --clients N adds the booking
+// transaction from N separate client processes sharing the 50 sessions (N = 1 too, for a like-for-
+// like comparison), to see whether more client CPU gets more out of the emulator. --only runs just the named sections (data setup always runs),
 // e.g. to profile one of them: BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -25,7 +25,8 @@ const argValue = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
-const clientProcesses = Number(argValue('clients') ?? 1);
+const clientsArg = argValue('clients');
+const clientProcesses = Number(clientsArg ?? 1);
 const only = argValue('only')?.split(',');
 const runs = (section: string): boolean => !only || only.includes(section);
 if (!Number.isInteger(clientProcesses) || clientProcesses < 1) {
@@ -81,6 +82,8 @@ interface Measured {
   ops: number;
   seconds: number;
   serverBusy: number;
+  /** CPU time of the driver side (this process, or the sum of the client processes) / wall time. */
+  clientBusy: number;
   examinedPerOp: number;
 }
 
@@ -94,7 +97,7 @@ async function measureProcesses(uri: string, processes: number, sessions: number
     const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'client-worker.ts'), uri, String(ids.length), String(DURATION_MS), ids.join(',')], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! });
     const ready = new Promise<void>((resolve) => lines.once('line', () => resolve()));
-    const result = ready.then(() => new Promise<{ ops: number }>((resolve) => lines.once('line', (l) => resolve(JSON.parse(l) as { ops: number }))));
+    const result = ready.then(() => new Promise<{ ops: number; cpuMicros: number }>((resolve) => lines.once('line', (l) => resolve(JSON.parse(l) as { ops: number; cpuMicros: number }))));
     return { child, ready, result };
   });
   await Promise.all(workers.map((w) => w.ready));
@@ -105,7 +108,8 @@ async function measureProcesses(uri: string, processes: number, sessions: number
   const seconds = (performance.now() - start) / 1000;
   const after = await counters(admin);
   const ops = results.reduce((sum, r) => sum + r.ops, 0);
-  return { ops, seconds, serverBusy: (after.cpuMicros - before.cpuMicros) / 1e6 / seconds, examinedPerOp: (after.docsExamined - before.docsExamined) / ops };
+  const clientBusy = results.reduce((sum, r) => sum + r.cpuMicros, 0) / 1e6 / seconds;
+  return { ops, seconds, serverBusy: (after.cpuMicros - before.cpuMicros) / 1e6 / seconds, clientBusy, examinedPerOp: (after.docsExamined - before.docsExamined) / ops };
 }
 
 async function main(): Promise<void> {
@@ -119,6 +123,7 @@ async function main(): Promise<void> {
   /** Runs `op` for DURATION_MS in `workers` concurrent loops. */
   const measure = async (workers: number, op: (worker: number, i: number) => Promise<void>): Promise<Measured> => {
     const before = await counters(admin);
+    const cpuBefore = process.cpuUsage();
     const start = performance.now();
     const end = start + DURATION_MS;
     let ops = 0;
@@ -132,11 +137,13 @@ async function main(): Promise<void> {
     );
     const seconds = (performance.now() - start) / 1000;
     const after = await counters(admin);
-    return { ops, seconds, serverBusy: (after.cpuMicros - before.cpuMicros) / 1e6 / seconds, examinedPerOp: (after.docsExamined - before.docsExamined) / ops };
+    const cpu = process.cpuUsage(cpuBefore);
+    const clientBusy = (cpu.user + cpu.system) / 1e6 / seconds;
+    return { ops, seconds, serverBusy: (after.cpuMicros - before.cpuMicros) / 1e6 / seconds, clientBusy, examinedPerOp: (after.docsExamined - before.docsExamined) / ops };
   };
   const record = (name: string, mode: string, r: Measured, note = ''): void => {
     const rate = Math.round(r.ops / r.seconds).toString().padStart(6);
-    const busy = inproc ? '' : `  emulator busy ${Math.round(r.serverBusy * 100)}%`;
+    const busy = inproc ? `  process busy ${Math.round(r.clientBusy * 100)}%` : `  emulator busy ${Math.round(r.serverBusy * 100)}%, client busy ${Math.round(r.clientBusy * 100)}%`;
     console.log(`${name.padEnd(21)} ${mode.padEnd(20)} ${rate} ops/s  (${r.ops} in ${r.seconds.toFixed(1)} s; ${r.examinedPerOp.toFixed(1)} docs examined/op${busy})${note ? '  ' + note : ''}`);
   };
 
@@ -175,7 +182,7 @@ async function main(): Promise<void> {
     record('booking transaction', 'sequential', await measure(1, (_w, i) => b.book(eventIds[i % eventIds.length])));
     record('booking transaction', `${CONCURRENCY} concurrent`, await measure(CONCURRENCY, (w) => b.book(eventIds[w])), '(one event per session)');
   }
-  if (runs('clients') && clientProcesses > 1) {
+  if (runs('clients') && clientsArg !== undefined) {
     const perProcess = Math.ceil(CONCURRENCY / clientProcesses);
     const r = await measureProcesses(target.uri, clientProcesses, perProcess, eventIds, admin);
     record('booking transaction', `${clientProcesses} procs x ${perProcess} sess.`, r, '(one event per session; driver in each process)');

@@ -105,9 +105,33 @@ export function candidates(coll: Collection, filter: Doc | undefined): Iterable<
     const set = ix.lookup(len, keys[0]);
     return set ? inNaturalOrder([...set]) : [];
   }
-  const found = new Set<DocChain>();
-  for (const k of keys) for (const c of ix.lookup(len, k) ?? []) found.add(c);
-  return inNaturalOrder([...found]);
+  const lists: DocChain[][] = [];
+  for (const k of keys) {
+    const set = ix.lookup(len, k);
+    if (set) lists.push([...set]);
+  }
+  if (lists.length > MERGE_MAX_LISTS) {
+    const found = new Set<DocChain>();
+    for (const l of lists) for (const c of l) found.add(c);
+    return inNaturalOrder([...found]);
+  }
+  return lists.map(inNaturalOrder).reduce(mergeBySeq, []);
+}
+
+/** Up to this many key lookups are merged (each list is in natural order already); more are sorted. */
+const MERGE_MAX_LISTS = 4;
+
+/** Merges two lists in natural order, dropping duplicates (a multikey document under two keys). */
+function mergeBySeq(a: DocChain[], b: DocChain[]): DocChain[] {
+  if (a.length === 0) return b;
+  const out: DocChain[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const next = j >= b.length || (i < a.length && a[i].seq <= b[j].seq) ? a[i++] : b[j++];
+    if (out[out.length - 1] !== next) out.push(next);
+  }
+  return out;
 }
 
 /** Documents of `coll` matching `filter` as `txn` sees them. */
@@ -129,6 +153,25 @@ export function scan(txn: Txn, coll: Collection | undefined, filter: Doc | undef
     const doc = txn.read(chain);
     if (doc && matcher(doc)) {
       out.push({ chain, doc });
+      if (out.length >= limit) break;
+    }
+  }
+  coll.store.stats.docsExamined += examined;
+  return out;
+}
+
+/** Like scan, for readers that need only the documents (no per-hit objects). */
+export function scanDocs(txn: Txn, coll: Collection | undefined, filter: Doc | undefined, opts: ScanOptions = {}): Doc[] {
+  if (!coll) return [];
+  const matcher = opts.matcher ?? compileFilter(filter, opts.variables);
+  const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
+  const out: Doc[] = [];
+  let examined = 0;
+  for (const chain of candidates(coll, filter)) {
+    examined++;
+    const doc = txn.read(chain);
+    if (doc && matcher(doc)) {
+      out.push(doc);
       if (out.length >= limit) break;
     }
   }

@@ -287,7 +287,10 @@ function compileSimple(filter: Doc): Matcher | undefined {
     };
   });
   if (checks.length === 1) return checks[0];
-  return (doc) => checks.every((c) => c(doc));
+  return (doc) => {
+    for (const c of checks) if (!c(doc)) return false;
+    return true;
+  };
 }
 
 export function compileFilter(filter: unknown, variables?: Doc): Matcher {

@@ -31,6 +31,8 @@ const retryableCodes = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 1160
  */
 const transientCodes = new Set<number>([Codes.WriteConflict, 24, 267, 249, 246, 239, 241, 63, 150, 13388]);
 const MAX_MESSAGE = 48_000_000;
+/** The signature mongod sends without authentication (all zero); shared by every reply, never mutated. */
+const unsignedClusterTime = Object.freeze({ hash: new Binary(Buffer.alloc(20)), keyId: Long.fromNumber(0) });
 
 const readConcernLevels = new Set(['local', 'majority', 'linearizable', 'available', 'snapshot']);
 
@@ -199,7 +201,7 @@ export class Emulator implements EmulatorState {
 
   private envelope(reply: Doc): Doc {
     const t = this.clusterTime();
-    reply.$clusterTime = { clusterTime: t, signature: { hash: new Binary(Buffer.alloc(20)), keyId: Long.fromNumber(0) } };
+    reply.$clusterTime = { clusterTime: t, signature: unsignedClusterTime };
     reply.operationTime = t;
     return reply;
   }

@@ -4,7 +4,7 @@
 // answered with the index planner, the rest by mingo (or the direct $group evaluator).
 import { Aggregator } from 'mingo/aggregator';
 import type { Ctx } from '../context.js';
-import { scan } from '../engine.js';
+import { scanDocs } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import { compileFilter, mingoOptions, translateMingoError, validateSort, withCollections } from '../query.js';
 import type { Txn } from '../txn.js';
@@ -75,7 +75,7 @@ export function runPipeline(ctx: Ctx, txn: Txn, name: string | undefined, pipeli
     const first = pipeline[0];
     const filter = first && '$match' in first ? (first.$match as Doc) : undefined;
     if (filter) rest = pipeline.slice(1);
-    input = scan(txn, coll, filter, { variables }).map((h) => h.doc);
+    input = scanDocs(txn, coll, filter, { variables });
   }
   if (rest.length === 0) return input;
   const wide = !!coll?.hasWideNumbers;

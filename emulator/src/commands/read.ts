@@ -1,6 +1,6 @@
 // find, getMore, killCursors, count, distinct and aggregate.
 import { collectionName, getCollection, readStatement, type Ctx, type Handler } from '../context.js';
-import { scan } from '../engine.js';
+import { scanDocs } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import { applyProjection, evalLet, sortDocs, validateSort } from '../query.js';
 import type { Txn } from '../txn.js';
@@ -33,7 +33,7 @@ function filterArg(ctx: Ctx, name: string): Doc | undefined {
  */
 function matching(ctx: Ctx, txn: Txn, name: string, filter: Doc | undefined, opts: { limit?: number; variables?: Doc } = {}): Doc[] {
   if (ctx.state.store.view(ctx.db, name)) return runPipeline(ctx, txn, name, filter ? [{ $match: filter }] : [], opts.variables);
-  return scan(txn, getCollection(ctx, name), filter, opts).map((h) => h.doc);
+  return scanDocs(txn, getCollection(ctx, name), filter, opts);
 }
 
 export const find: Handler = (ctx) => {
