@@ -1,5 +1,4 @@
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
@@ -20,6 +19,7 @@ import { acceptOnlyJson } from './plugins/json-bodies.js';
 import rateLimits from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
 import requestContext, { requestIdFrom } from './plugins/request-context.js';
+import securityHeaders from './plugins/security-headers.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -56,7 +56,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(core, { config, clock: deps.clock ?? systemClock });
   await app.register(errors);
   await app.register(requestContext);
-  await app.register(helmet, { global: true });
+  await app.register(securityHeaders);
   await app.register(cors, {
     origin: config.CORS_ORIGINS.length > 0 ? config.CORS_ORIGINS : false,
     exposedHeaders: ['X-Request-Id', 'ETag', 'Retry-After', 'Idempotent-Replayed', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
