@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from
 import fp from 'fastify-plugin';
 import { forbidden, unauthenticated } from '../lib/errors.js';
 import { isSessionLive } from './sessions.js';
-import { verifyAccessToken } from './tokens.js';
+import { cachedAccessTokenVerifier } from './tokens.js';
 import type { Role } from './user.model.js';
 
 export interface RequestAuth {
@@ -42,13 +42,15 @@ async function guard(app: FastifyInstance): Promise<void> {
   app.decorateRequest('auth', undefined);
   if (!app.hasRequestDecorator('userId')) app.decorateRequest('userId', undefined);
 
+  const verifyAccessToken = cachedAccessTokenVerifier(app.jwt);
+
   async function authenticateRequest(request: FastifyRequest): Promise<RequestAuth> {
     if (request.auth) return request.auth;
     const header = request.headers.authorization;
     if (!header) throw unauthenticated('Send an access token: Authorization: Bearer <token>');
     const match = BEARER.exec(header);
     if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>"');
-    const claims = verifyAccessToken(app.jwt, match[1] as string, app.clock.now());
+    const claims = verifyAccessToken(match[1] as string, app.clock.now());
     if (!(await isSessionLive(app, claims.sid, claims.sub))) {
       throw unauthenticated('The session has ended; log in again');
     }
