@@ -69,6 +69,7 @@ function profiling(opts: LoadOptions, scenario: string) {
     (children: Child[]) =>
     async <T>(label: string, work: () => Promise<T>): Promise<T> => {
       const started = children.map((c) => cpuTimeMs(c.pid));
+      const runnerStarted = process.cpuUsage();
       const t0 = performance.now();
       try {
         return await work();
@@ -79,6 +80,9 @@ function profiling(opts: LoadOptions, scenario: string) {
           const then = started[i];
           cpu.push({ label, child: child.name, cpuMs: now === null || then == null ? null : now - then, wallMs });
         });
+        // autocannon runs in this process: when it is the busier side, it is what limits req/s.
+        const runner = process.cpuUsage(runnerStarted);
+        cpu.push({ label, child: 'load generator', cpuMs: (runner.user + runner.system) / 1000, wallMs });
       }
     };
   const phase =
