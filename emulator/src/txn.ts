@@ -17,16 +17,26 @@ export class Txn {
   state: TxnState = 'active';
   /** Callbacks run when the transaction ends (true = committed); used by catalog changes. */
   readonly onEnd: ((committed: boolean) => void)[] = [];
-  readonly ended: Promise<void>;
-  private resolveEnded!: () => void;
+  private endedPromise: Promise<void> | null = null;
+  private resolveEnded: (() => void) | null = null;
 
   constructor(
     readonly store: Store,
     readonly autocommit: boolean,
   ) {
     this.snapshotTs = store.clock;
-    this.ended = new Promise((r) => (this.resolveEnded = r));
     store.openTxns.add(this);
+  }
+
+  /**
+   * Resolves when the transaction commits or aborts (writers blocked by it wait on this). Made on
+   * demand: most transactions end without anyone waiting for them.
+   */
+  get ended(): Promise<void> {
+    if (!this.endedPromise) {
+      this.endedPromise = this.state === 'active' ? new Promise((r) => (this.resolveEnded = r)) : Promise.resolve();
+    }
+    return this.endedPromise;
   }
 
   /** The document as this transaction sees it (null = absent). */
@@ -108,7 +118,7 @@ export class Txn {
     this.store.afterCommit(this.claimed);
     this.claimed.clear();
     for (const f of this.onEnd) f(true);
-    this.resolveEnded();
+    this.resolveEnded?.();
   }
 
   abort(): void {
@@ -126,7 +136,7 @@ export class Txn {
     this.claimed.clear();
     this.writes.clear();
     for (const f of this.onEnd) f(false);
-    this.resolveEnded();
+    this.resolveEnded?.();
   }
 }
 
