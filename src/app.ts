@@ -18,7 +18,7 @@ import errors, { sendProblem, toAppError } from './plugins/errors.js';
 import { acceptOnlyJson } from './plugins/json-bodies.js';
 import rateLimits from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
-import requestContext, { requestIdFrom } from './plugins/request-context.js';
+import requestContext, { REQUEST_ID_LOG_LABEL, requestIdFrom } from './plugins/request-context.js';
 import securityHeaders from './plugins/security-headers.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -38,7 +38,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     logger: loggerOptions(config, deps.logStream),
     genReqId: requestIdFrom,
     // Our own onResponse hook writes the one line per request (plugins/request-context.ts).
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: REQUEST_ID_LOG_LABEL }),
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
     // Parse JSON into plain objects without prototype tricks (`__proto__`, `constructor`).

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { REDACTED_PATHS } from '../lib/logger.js';
 
 const VISIBLE_ASCII = /^[\x21-\x7e]{1,128}$/;
 
@@ -21,17 +22,32 @@ declare module 'fastify' {
   }
 }
 
+/** The field naming the request id on every log line (app.ts passes it to Fastify too). */
+export const REQUEST_ID_LOG_LABEL = 'requestId';
+
+const LINE_FIELDS = [REQUEST_ID_LOG_LABEL, 'method', 'route', 'url', 'status', 'durationMs', 'userId'];
+
 /** Echoes the request id and writes exactly one log line per request. */
 async function requestContext(app: FastifyInstance): Promise<void> {
-  app.addHook('onSend', async (request, reply) => {
+  // The per-request line is a fixed set of strings and numbers that no redaction path names (only
+  // a top-level path, its own name or '*', could reach a string or number), so redacting it changes
+  // nothing; it only cost time (about 4% of a replay's CPU in load profiles). Every other log call
+  // keeps redaction, and so does this line if a path ever names one of its fields.
+  const redactsLine = REDACTED_PATHS.some((path) => path === '*' || LINE_FIELDS.includes(path));
+  const lines = redactsLine ? app.log : app.log.child({}, { redact: [] });
+
+  // Callback hooks, not async ones: no promise per request for work that never waits.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    done(null, payload);
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
     const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-    request.log[level](
+    lines[level](
       {
+        [REQUEST_ID_LOG_LABEL]: request.id,
         method: request.method,
         route: request.routeOptions.url ?? 'not-found',
         url: request.url,
@@ -41,6 +57,7 @@ async function requestContext(app: FastifyInstance): Promise<void> {
       },
       'request completed',
     );
+    done();
   });
 }
 
