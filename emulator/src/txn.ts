@@ -66,11 +66,15 @@ export class Txn {
 
   /** Buffers a new body (or tombstone) for a claimed document. */
   put(chain: DocChain, doc: Doc | null): void {
+    const replaced = this.writes.get(chain);
     this.writes.set(chain, doc);
     if (doc) {
       chain.coll.indexDoc(chain, doc);
       if (!chain.coll.hasWideNumbers && hasWideNumber(doc)) chain.coll.hasWideNumbers = true;
     }
+    // A second write of the document in this transaction: the first one's keys would otherwise stay
+    // in the indexes for good (no version ever carries that body).
+    if (replaced && replaced !== doc) chain.coll.unindex(chain, [replaced]);
   }
 
   /** Raises E11000 (or a write conflict) if another document holds one of doc's unique keys. */

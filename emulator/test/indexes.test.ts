@@ -112,6 +112,21 @@ describe('index use (documents examined, not time)', () => {
     expect(await examined(() => bookings.countDocuments({ eventId: eventIds[9] }))).toBe(29);
   });
 
+  it('a document written twice in one transaction leaves no index entry for its intermediate body', async () => {
+    const target = await bookings.findOne({ eventId: eventIds[11], status: 'pending' });
+    const session = h.client.startSession();
+    try {
+      await session.withTransaction(async () => {
+        await bookings.updateOne({ _id: target!._id }, { $set: { status: 'held' } }, { session });
+        await bookings.updateOne({ _id: target!._id }, { $set: { status: 'paid' } }, { session });
+      });
+    } finally {
+      await session.endSession();
+    }
+    expect(await examined(() => bookings.countDocuments({ eventId: eventIds[11], status: 'held' }))).toBe(0);
+    expect(await examined(() => bookings.countDocuments({ eventId: eventIds[11], status: 'paid' }))).toBe(1);
+  });
+
   it('array values are indexed per element (multikey)', async () => {
     const tagged = db.collection<{ tags: string[] }>('tagged');
     await tagged.createIndex({ tags: 1 });
