@@ -88,6 +88,16 @@ export async function cachedSnapshot(
     deps.log.debug({ err: (err as Error).message }, 'event cache read failed; reading the database');
   }
 
+  return (await loadOnce(deps.kv, key, () => loadAndStore(deps, key, now, ttlMs, load)))?.snapshot ?? null;
+}
+
+async function loadAndStore(
+  deps: EventCacheDeps,
+  key: string,
+  now: number,
+  ttlMs: number,
+  load: () => Promise<LoadedSnapshot | null>,
+): Promise<LoadedSnapshot | null> {
   const loaded = await load();
   if (!loaded) return null;
   const freshUntil = Math.min(now + ttlMs, loaded.nextHoldExpiry?.getTime() ?? Number.POSITIVE_INFINITY);
@@ -99,5 +109,28 @@ export async function cachedSnapshot(
       deps.log.debug({ err: (err as Error).message }, 'event cache write failed');
     }
   }
-  return loaded.snapshot;
+  return loaded;
+}
+
+/**
+ * Loads in flight, per store and key. When an entry expires, every request for that event misses at
+ * once until one of them has stored a new entry; under load that was 10 to 20 database loads of the
+ * same event (three queries each) instead of one. Requests of this process that miss while a load
+ * of the same event is running wait for it instead. They get what that load read, started at most
+ * one load ago: no staler than the cached entry they would otherwise have been served.
+ */
+const inFlight = new WeakMap<KeyValueStore, Map<string, Promise<LoadedSnapshot | null>>>();
+
+function loadOnce(
+  kv: KeyValueStore,
+  key: string,
+  run: () => Promise<LoadedSnapshot | null>,
+): Promise<LoadedSnapshot | null> {
+  let loads = inFlight.get(kv);
+  if (!loads) inFlight.set(kv, (loads = new Map()));
+  const running = loads.get(key);
+  if (running) return running;
+  const started = run().finally(() => loads.delete(key));
+  loads.set(key, started);
+  return started;
 }
