@@ -2,19 +2,33 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Types } from 'mongoose';
 import type { Clock } from '../lib/clock.js';
 import type { KeyValueStore } from '../lib/kv.js';
-import type { EventSnapshot } from './presenter.js';
+import { EVENT_STATUSES, type EventStatus } from './event.model.js';
 
 /**
- * Read-through cache of one event and its ticket counts (DESIGN.md 4): serves GET /events/:id and
+ * Read-through cache of one event's read answers (DESIGN.md 4): serves GET /events/:id and
  * GET /events/:id/availability. It may be a few seconds stale and never decides a sale; the
  * booking transaction counts in the database. Redis being down only costs the database a read.
+ *
+ * An entry holds both answers already serialized through their response schemas (reads.ts), plus
+ * what a read must still decide per caller: who may see the event, and its ETag. A hit is sent as
+ * it is: no JSON parse of the event, no schema run, no JSON built per request.
  */
 
-const FORMAT = 1;
-export const eventCacheKey = (eventId: string) => `events:v${FORMAT}:${eventId}`;
+const FORMAT = 2;
+export const eventCacheKey = (eventId: string, format: number = FORMAT) => `events:v${format}:${eventId}`;
 
-interface CacheEntry extends EventSnapshot {
-  v: typeof FORMAT;
+/** What a read of one event needs, ready to send. */
+export interface EventAnswers {
+  status: EventStatus;
+  organizerId: string;
+  etag: string;
+  /** Serialized 200 answer of GET /events/:id. */
+  event: string;
+  /** Serialized 200 answer of GET /events/:id/availability. */
+  availability: string;
+}
+
+interface CacheEntry extends EventAnswers {
   /**
    * Clock time (ms) after which the entry is stale: the TTL, or earlier when a hold runs out, so a
    * hold stops counting at the instant it expires even for cached reads (DESIGN.md 2). Checked
@@ -34,31 +48,40 @@ export interface EventCacheDeps {
  * Drops the cached event. Call after every committed write to an event or to any of its bookings
  * (create, confirm, cancel). A hold expiring needs no call: the entry is stale from that instant
  * (freshUntil). Never throws: a failed delete is logged and the entry dies with its TTL.
+ * The previous format's key goes too, so instances still running it during a deploy see the write.
  */
 export async function invalidateEventCache(
   kv: KeyValueStore,
   eventId: string | Types.ObjectId,
   log?: FastifyBaseLogger,
 ): Promise<void> {
+  const id = String(eventId);
   try {
-    await kv.delete(eventCacheKey(String(eventId)));
+    await kv.delete(eventCacheKey(id), eventCacheKey(id, FORMAT - 1));
   } catch (err) {
-    log?.warn({ err: (err as Error).message, eventId: String(eventId) }, 'event cache invalidation failed');
+    log?.warn({ err: (err as Error).message, eventId: id }, 'event cache invalidation failed');
   }
+}
+
+// One field per line: JSON text never holds a raw line break, so the answers need no escaping and a
+// hit is read with a split instead of a JSON parse.
+function serialize(entry: CacheEntry): string {
+  return [entry.freshUntil, entry.status, entry.organizerId, entry.etag, entry.event, entry.availability].join('\n');
 }
 
 function parse(raw: string | null): CacheEntry | null {
   if (!raw) return null;
-  try {
-    const entry = JSON.parse(raw) as CacheEntry;
-    return entry?.v === FORMAT && entry.event && entry.counts ? entry : null;
-  } catch {
-    return null;
-  }
+  const fields = raw.split('\n');
+  if (fields.length !== 6) return null;
+  const [freshUntil, status, organizerId, etag, event, availability] = fields as [string, string, string, string, string, string];
+  if (!(EVENT_STATUSES as readonly string[]).includes(status) || !event || !availability) return null;
+  const until = Number(freshUntil);
+  if (!Number.isFinite(until)) return null;
+  return { freshUntil: until, status: status as EventStatus, organizerId, etag, event, availability };
 }
 
-export interface LoadedSnapshot {
-  snapshot: EventSnapshot;
+export interface LoadedAnswers {
+  answers: EventAnswers;
   /** When the earliest live hold among its bookings expires, if any. */
   nextHoldExpiry: Date | null;
 }
@@ -68,27 +91,24 @@ export interface LoadedSnapshot {
  * database and stores the result for EVENT_CACHE_TTL_SECONDS. `load` returns null for no event,
  * which is not cached.
  */
-export async function cachedSnapshot(
+export async function cachedAnswers(
   deps: EventCacheDeps,
   eventId: string,
-  load: () => Promise<LoadedSnapshot | null>,
-): Promise<EventSnapshot | null> {
+  load: () => Promise<LoadedAnswers | null>,
+): Promise<EventAnswers | null> {
   const ttlMs = deps.config.EVENT_CACHE_TTL_SECONDS * 1000;
-  if (ttlMs <= 0) return (await load())?.snapshot ?? null;
+  if (ttlMs <= 0) return (await load())?.answers ?? null;
 
   const key = eventCacheKey(eventId);
   const now = deps.clock.now().getTime();
   try {
     const hit = parse(await deps.kv.get(key));
-    if (hit && now < hit.freshUntil) {
-      const { v: _v, freshUntil: _f, ...snapshot } = hit;
-      return snapshot;
-    }
+    if (hit && now < hit.freshUntil) return hit;
   } catch (err) {
     deps.log.debug({ err: (err as Error).message }, 'event cache read failed; reading the database');
   }
 
-  return (await loadOnce(deps.kv, key, () => loadAndStore(deps, key, now, ttlMs, load)))?.snapshot ?? null;
+  return (await loadOnce(deps.kv, key, () => loadAndStore(deps, key, now, ttlMs, load)))?.answers ?? null;
 }
 
 async function loadAndStore(
@@ -96,15 +116,14 @@ async function loadAndStore(
   key: string,
   now: number,
   ttlMs: number,
-  load: () => Promise<LoadedSnapshot | null>,
-): Promise<LoadedSnapshot | null> {
+  load: () => Promise<LoadedAnswers | null>,
+): Promise<LoadedAnswers | null> {
   const loaded = await load();
   if (!loaded) return null;
   const freshUntil = Math.min(now + ttlMs, loaded.nextHoldExpiry?.getTime() ?? Number.POSITIVE_INFINITY);
   if (freshUntil > now) {
-    const entry: CacheEntry = { v: FORMAT, ...loaded.snapshot, freshUntil };
     try {
-      await deps.kv.set(key, JSON.stringify(entry), freshUntil - now);
+      await deps.kv.set(key, serialize({ ...loaded.answers, freshUntil }), freshUntil - now);
     } catch (err) {
       deps.log.debug({ err: (err as Error).message }, 'event cache write failed');
     }
@@ -119,13 +138,9 @@ async function loadAndStore(
  * of the same event is running wait for it instead. They get what that load read, started at most
  * one load ago: no staler than the cached entry they would otherwise have been served.
  */
-const inFlight = new WeakMap<KeyValueStore, Map<string, Promise<LoadedSnapshot | null>>>();
+const inFlight = new WeakMap<KeyValueStore, Map<string, Promise<LoadedAnswers | null>>>();
 
-function loadOnce(
-  kv: KeyValueStore,
-  key: string,
-  run: () => Promise<LoadedSnapshot | null>,
-): Promise<LoadedSnapshot | null> {
+function loadOnce(kv: KeyValueStore, key: string, run: () => Promise<LoadedAnswers | null>): Promise<LoadedAnswers | null> {
   let loads = inFlight.get(kv);
   if (!loads) inFlight.set(kv, (loads = new Map()));
   const running = loads.get(key);

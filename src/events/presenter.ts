@@ -4,7 +4,7 @@ import type { BookingFields, BookingStatus } from '../bookings/booking.model.js'
 import type { EventFields } from './event.model.js';
 import type { AvailabilityDto, EventBookingDto, EventDto } from './schemas.js';
 
-/** An event as the API shows it, minus the computed availability; also what the cache stores. */
+/** An event as the API shows it, minus the computed availability (plus its revision, for the ETag). */
 export type EventView = Omit<EventDto, 'availableTickets'> & { revision: number };
 
 /** The stored event plus its ticket counts at one instant: everything a read needs. */

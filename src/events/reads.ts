@@ -1,8 +1,9 @@
 import { Types } from 'mongoose';
 import { countTickets } from '../bookings/availability.js';
 import { notFound } from '../lib/errors.js';
+import { ok, serializeAnswer } from '../lib/http.js';
 import { type Actor, assertVisible, type EventDeps } from './access.js';
-import { cachedSnapshot, type LoadedSnapshot } from './cache.js';
+import { cachedAnswers, type EventAnswers, type LoadedAnswers } from './cache.js';
 import {
   type EventSnapshot,
   type EventView,
@@ -11,7 +12,14 @@ import {
   toAvailabilityDto,
   toEventDto,
 } from './presenter.js';
-import type { AvailabilityDto, EventDto } from './schemas.js';
+import { availabilityAnswer, eventAnswer } from './schemas.js';
+
+/** The event and its counts at one instant, as the cache keeps them and the reads send them. */
+export interface LoadedSnapshot {
+  snapshot: EventSnapshot;
+  /** When the earliest live hold among its bookings expires, if any. */
+  nextHoldExpiry: Date | null;
+}
 
 /** The event and its counts straight from the database (the cache's loader, and fresh answers after writes). */
 export async function loadSnapshot(deps: EventDeps, eventId: string): Promise<LoadedSnapshot | null> {
@@ -38,22 +46,36 @@ export async function snapshotOf(deps: EventDeps, view: EventView): Promise<Load
   };
 }
 
-async function visibleSnapshot(deps: EventDeps, eventId: string, actor: Actor | undefined): Promise<EventSnapshot> {
-  const snapshot = await cachedSnapshot(deps, eventId, () => loadSnapshot(deps, eventId));
-  if (!snapshot) throw notFound('Event');
-  assertVisible(actor, snapshot.event);
-  return snapshot;
+/** Both read answers of a snapshot, serialized through their response schemas. */
+function answersOf(snapshot: EventSnapshot): EventAnswers {
+  return {
+    status: snapshot.event.status,
+    organizerId: snapshot.event.organizerId,
+    etag: etagOf(snapshot.event),
+    event: serializeAnswer(eventAnswer, ok(toEventDto(snapshot.event, snapshot.counts))),
+    availability: serializeAnswer(availabilityAnswer, ok(toAvailabilityDto(snapshot))),
+  };
 }
 
-export async function getEvent(
-  deps: EventDeps,
-  eventId: string,
-  actor: Actor | undefined,
-): Promise<{ event: EventDto; etag: string }> {
-  const snapshot = await visibleSnapshot(deps, eventId, actor);
-  return { event: toEventDto(snapshot.event, snapshot.counts), etag: etagOf(snapshot.event) };
+async function loadAnswers(deps: EventDeps, eventId: string): Promise<LoadedAnswers | null> {
+  const loaded = await loadSnapshot(deps, eventId);
+  return loaded && { answers: answersOf(loaded.snapshot), nextHoldExpiry: loaded.nextHoldExpiry };
 }
 
-export async function getAvailability(deps: EventDeps, eventId: string, actor: Actor | undefined): Promise<AvailabilityDto> {
-  return toAvailabilityDto(await visibleSnapshot(deps, eventId, actor));
+async function visibleAnswers(deps: EventDeps, eventId: string, actor: Actor | undefined): Promise<EventAnswers> {
+  const answers = await cachedAnswers(deps, eventId, () => loadAnswers(deps, eventId));
+  if (!answers) throw notFound('Event');
+  assertVisible(actor, answers);
+  return answers;
+}
+
+/** The serialized 200 answer of GET /events/:id and its ETag. */
+export async function getEvent(deps: EventDeps, eventId: string, actor: Actor | undefined): Promise<{ body: string; etag: string }> {
+  const answers = await visibleAnswers(deps, eventId, actor);
+  return { body: answers.event, etag: answers.etag };
+}
+
+/** The serialized 200 answer of GET /events/:id/availability. */
+export async function getAvailability(deps: EventDeps, eventId: string, actor: Actor | undefined): Promise<string> {
+  return (await visibleAnswers(deps, eventId, actor)).availability;
 }

@@ -1,15 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { envelope, idParams, ok, paged, pagedEnvelope, problemSchema } from '../lib/http.js';
+import { envelope, idParams, ok, paged, pagedEnvelope, problemSchema, sendSerialized } from '../lib/http.js';
 import type { Actor } from './access.js';
 import { listEventBookings, listEvents } from './queries.js';
 import { getAvailability, getEvent } from './reads.js';
 import {
-  availabilitySchema,
+  availabilityAnswer,
   createEventBody,
   eventBookingSchema,
   eventBookingsQuery,
+  eventAnswer,
   eventSchema,
   ifMatchHeaders,
   listEventsQuery,
@@ -69,11 +70,12 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
     '/:id',
     {
       preHandler: app.authenticateOptional,
-      schema: { tags, params: idParams, response: { 200: envelope(eventSchema), 400: problem, 401: problem, 404: problem } },
+      schema: { tags, params: idParams, response: { 200: eventAnswer, 400: problem, 401: problem, 404: problem } },
     },
     async (request, reply) => {
-      const { event, etag } = await getEvent(app, request.params.id, actorOf(request));
-      return reply.header('etag', etag).send(ok(event));
+      // Already serialized through eventAnswer (reads.ts), usually straight from the cache.
+      const { body, etag } = await getEvent(app, request.params.id, actorOf(request));
+      return sendSerialized(reply.header('etag', etag), body);
     },
   );
 
@@ -81,9 +83,13 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
     '/:id/availability',
     {
       preHandler: app.authenticateOptional,
-      schema: { tags, params: idParams, response: { 200: envelope(availabilitySchema), 400: problem, 401: problem, 404: problem } },
+      schema: { tags, params: idParams, response: { 200: availabilityAnswer, 400: problem, 401: problem, 404: problem } },
     },
-    async (request) => ok(await getAvailability(app, request.params.id, actorOf(request))),
+    async (request, reply) => {
+      // Already serialized through availabilityAnswer (reads.ts), usually straight from the cache.
+      const body = await getAvailability(app, request.params.id, actorOf(request));
+      return sendSerialized(reply, body);
+    },
   );
 
   app.patch(

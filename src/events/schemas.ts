@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BOOKING_STATUSES } from '../bookings/booking.model.js';
 import { bookingSchema } from '../bookings/schemas.js';
-import { pagination, safeText } from '../lib/http.js';
+import { envelope, pagination, safeText } from '../lib/http.js';
 import { EVENT_STATUSES } from './event.model.js';
 
 /** Longest `q` we search for: bounds the work a regex over three text fields can cost. */
@@ -126,6 +126,10 @@ export const availabilitySchema = z.object({
   asOf: z.string(),
 });
 export type AvailabilityDto = z.infer<typeof availabilitySchema>;
+
+/** The 200 answers of GET /events/:id and /events/:id/availability (also serialized ahead, reads.ts). */
+export const eventAnswer = envelope(eventSchema);
+export const availabilityAnswer = envelope(availabilitySchema);
 
 /** A booking as its event's organizer sees it: the booking plus who bought it. */
 export const eventBookingSchema = bookingSchema.extend({

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 
 /** Success envelope of API.md Conventions. */
@@ -17,6 +18,24 @@ export const paged = <T>(data: T[], page: number, limit: number, total: number) 
 });
 
 export const envelope = <T extends z.ZodType>(data: T) => z.object({ success: z.literal(true), data });
+
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * An answer serialized ahead of time, exactly as the zod type provider serializes a route's
+ * response (the schema validates and strips unknown keys, then JSON.stringify), for answers that
+ * are cached and sent as ready strings. Fastify does not serialize a string again, so what leaves
+ * the service is still only what the schema lets through.
+ */
+export function serializeAnswer<T extends z.ZodType>(schema: T, value: z.input<T>): string {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new Error(`answer does not match its response schema: ${result.error.message}`);
+  return JSON.stringify(result.data);
+}
+
+/** Sends an answer of serializeAnswer as it is. */
+export const sendSerialized = (reply: FastifyReply, body: string): FastifyReply =>
+  reply.type(JSON_CONTENT_TYPE).send(body);
 export const pagedEnvelope = <T extends z.ZodType>(item: T) =>
   z.object({
     success: z.literal(true),
