@@ -10,7 +10,7 @@ import bookingRoutes from './bookings/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
 import { type Clock, systemClock } from './lib/clock.js';
-import { loggerOptions } from './lib/logger.js';
+import { deferredChildLoggerFactory, loggerOptions } from './lib/logger.js';
 import core from './plugins/core.js';
 import database from './plugins/database.js';
 import docs from './plugins/docs.js';
@@ -39,6 +39,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     genReqId: requestIdFrom,
     // Our own onResponse hook writes the one line per request (plugins/request-context.ts).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: REQUEST_ID_LOG_LABEL }),
+    childLoggerFactory: deferredChildLoggerFactory,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
     // Parse JSON into plain objects without prototype tricks (`__proto__`, `constructor`).
