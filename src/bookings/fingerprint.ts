@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * JSON with object keys sorted at every depth, so two bodies that parse to the same value
@@ -20,5 +20,6 @@ export function canonicalJson(value: unknown): string {
  */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
   const canonical = canonicalJson(body ?? {});
-  return createHash('sha256').update(`${method.toUpperCase()}\n${path}\n${canonical}`).digest('hex');
+  // One-shot hash: the same digest without a Hash object per request.
+  return hash('sha256', `${method.toUpperCase()}\n${path}\n${canonical}`, 'hex');
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, unauthenticated } from '../lib/errors.js';
@@ -111,7 +111,7 @@ function readRecord(text: string): StoredRecord | null {
 
 /** Keys belong to a user (two users' identical keys never meet); hashed so any key makes a tidy store key. */
 export function storeKeyFor(userId: string, key: string): string {
-  return `idem:${userId}:${createHash('sha256').update(key).digest('hex')}`;
+  return `idem:${userId}:${hash('sha256', key, 'hex')}`;
 }
 
 const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
