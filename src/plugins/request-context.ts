@@ -45,7 +45,9 @@ async function requestContext(app: FastifyInstance): Promise<void> {
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
     const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-    lines[level](
+    // A route or plugin with a log level of its own keeps it for this line too.
+    const log = request.log.level === lines.level ? lines : request.log;
+    log[level](
       {
         [REQUEST_ID_LOG_LABEL]: request.id,
         method: request.method,
