@@ -30,12 +30,16 @@ function keptNotes(path: string): string {
   return text.slice(start, end + NOTES_END.length);
 }
 
-/** Which code was measured: the commit, and whether the tree had uncommitted changes. */
+/**
+ * Which code was measured: the commit, and whether the tree had uncommitted changes. The files this
+ * run writes itself (results, this file) are no such change: they are rewritten before this check.
+ */
 function sourceVersion(cwd: string): string {
   const git = (...args: string[]) => spawnSync('git', args, { cwd, encoding: 'utf8' });
   const head = git('rev-parse', '--short', 'HEAD');
   if (head.status !== 0) return 'a tree outside git';
-  const dirty = git('status', '--porcelain', '--untracked-files=no').stdout.trim() !== '';
+  const own = [':(exclude)loadtest/results', ':(exclude)BENCHMARKS.md'];
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', '.', ...own).stdout.trim() !== '';
   return `commit ${head.stdout.trim()}${dirty ? ' with uncommitted changes' : ''}`;
 }
 
