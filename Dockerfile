@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-
 # Ticketing API image: build with dev dependencies, ship dist/ with production dependencies only.
 ARG NODE_IMAGE=node:20-bookworm-slim
 

@@ -1,5 +1,5 @@
 // Runs the emulator on its own for manual use with any MongoDB client:
-//   npm run emulator [-- --port 27017] [--host 127.0.0.1] [--ttl-interval-ms 60000]
+//   npm run emulator [-- --port 27017] [--host 127.0.0.1] [--advertise mongo:27017] [--ttl-interval-ms 60000]
 // Prints the connection string; stops on SIGINT/SIGTERM.
 import { startEmulator } from './src/index.js';
 
@@ -22,6 +22,7 @@ function numberOption(name: string): number | undefined {
 const em = await startEmulator({
   port: numberOption('port') ?? 27017,
   host: option('host'),
+  advertise: option('advertise'),
   ttlIntervalMs: numberOption('ttl-interval-ms'),
   transactionLifetimeMs: numberOption('transaction-lifetime-ms'),
 });

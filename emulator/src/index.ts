@@ -15,9 +15,9 @@ export interface RunningEmulator {
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<RunningEmulator> {
   const em = new Emulator(opts);
   const port = await em.listen();
-  const host = opts.host ?? '127.0.0.1';
+  const address = opts.advertise ?? `${opts.host ?? '127.0.0.1'}:${port}`;
   return {
-    uri: `mongodb://${host}:${port}/?replicaSet=${em.setName}`,
+    uri: `mongodb://${address}/?replicaSet=${em.setName}`,
     port,
     stats: em.store.stats,
     stop: () => em.stop(),

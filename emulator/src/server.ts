@@ -17,6 +17,12 @@ import { decode, encodeMsg, encodeReply, MSG_EXHAUST_ALLOWED, MSG_MORE_TO_COME, 
 export interface EmulatorOptions {
   port?: number;
   host?: string;
+  /**
+   * host:port that hello reports as this member (mongod's replica set config). Clients that reach
+   * the emulator by another name than the one it listens on (a container on 0.0.0.0 reached as
+   * mongo:27017) need it, or the driver follows hello's hosts to an address it cannot reach.
+   */
+  advertise?: string;
   /** Interval of the TTL monitor (mongod: 60 s). */
   ttlIntervalMs?: number;
   /** Transactions older than this are aborted (mongod: transactionLifetimeLimitSeconds = 60). */
@@ -97,7 +103,7 @@ export class Emulator implements EmulatorState {
       this.server.listen(this.opts.port ?? 0, host, () => resolve());
     });
     const port = (this.server.address() as net.AddressInfo).port;
-    this.address = `${host}:${port}`;
+    this.address = this.opts.advertise ?? `${host}:${port}`;
     this.ttlTimer = setInterval(() => ttlPass(this.store), this.opts.ttlIntervalMs ?? 60_000);
     this.ttlTimer.unref();
     return port;

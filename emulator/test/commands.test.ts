@@ -71,6 +71,26 @@ describe('wire protocol and handshake', () => {
     }
   });
 
+  it('advertises the address it is reached by, and the driver follows it to the primary', async () => {
+    // A free port first: the advertised name must carry the port the emulator listens on.
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+
+    const other = await startHarness({ port, host: '127.0.0.1', advertise: `localhost:${port}` });
+    try {
+      expect(other.em.uri).toBe(`mongodb://localhost:${port}/?replicaSet=rs0`);
+      const hello = await other.client.db('admin').command({ hello: 1 });
+      expect(hello).toMatchObject({ hosts: [`localhost:${port}`], primary: `localhost:${port}`, me: `localhost:${port}` });
+      // The driver replaced its seed with the advertised member and still writes through it.
+      await other.client.db('adv').collection<Loose>('x').insertOne({ _id: 1 });
+      expect(await other.client.db('adv').collection<Loose>('x').countDocuments()).toBe(1);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('accepts OP_MSG document sequences and tolerates the checksum flag', async () => {
     const reply = await sendWithSequence(h.em.port, { insert: 'seq', $db: 'cmd' }, 'documents', [{ _id: 1 }, { _id: 2 }], true);
     expect(reply).toMatchObject({ ok: 1, n: 2 });
