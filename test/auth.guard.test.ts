@@ -23,9 +23,9 @@ async function buildGuardApp() {
   const app = await buildApp(config, { clock, logStream });
   await app.register(async (probe) => {
     const whoAmI = async (request: { auth?: unknown }) => ({ auth: request.auth ?? null });
-    probe.get('/probe/required', { preHandler: probe.authenticate }, whoAmI);
-    probe.get('/probe/optional', { preHandler: probe.authenticateOptional }, whoAmI);
-    probe.get('/probe/staff', { preHandler: probe.requireRole('organizer', 'admin') }, whoAmI);
+    probe.get('/probe/required', { onRequest: probe.authenticate }, whoAmI);
+    probe.get('/probe/optional', { onRequest: probe.authenticateOptional }, whoAmI);
+    probe.get('/probe/staff', { onRequest: probe.requireRole('organizer', 'admin') }, whoAmI);
   });
   await app.ready();
   return { app, config, clock, lines };

@@ -1,5 +1,5 @@
 import fastifyJwt from '@fastify/jwt';
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { forbidden, unauthenticated } from '../lib/errors.js';
 import { isSessionLive } from './sessions.js';
@@ -12,14 +12,17 @@ export interface RequestAuth {
   sessionId: string;
 }
 
+// Routes attach these as onRequest hooks: who the caller is, and whether the role may use the
+// route, is decided before the body is even parsed, so an anonymous or wrong-role caller gets
+// 401/403 whatever it sends, and never learns the route's input schema from a 400.
 declare module 'fastify' {
   interface FastifyInstance {
     /** 401 UNAUTHENTICATED unless a valid access token of a live session is presented. */
-    authenticate: preHandlerAsyncHookHandler;
+    authenticate: onRequestAsyncHookHandler;
     /** No Authorization header: anonymous. A header with a bad token: 401. */
-    authenticateOptional: preHandlerAsyncHookHandler;
+    authenticateOptional: onRequestAsyncHookHandler;
     /** Authenticates, then 403 FORBIDDEN unless the caller has one of the roles. */
-    requireRole: (...roles: Role[]) => preHandlerAsyncHookHandler;
+    requireRole: (...roles: Role[]) => onRequestAsyncHookHandler;
   }
   interface FastifyRequest {
     auth?: RequestAuth;
@@ -60,16 +63,16 @@ async function guard(app: FastifyInstance): Promise<void> {
     return auth;
   }
 
-  const authenticate: preHandlerAsyncHookHandler = async (request) => {
+  const authenticate: onRequestAsyncHookHandler = async (request) => {
     await authenticateRequest(request);
   };
 
-  const authenticateOptional: preHandlerAsyncHookHandler = async (request) => {
+  const authenticateOptional: onRequestAsyncHookHandler = async (request) => {
     if (request.headers.authorization === undefined) return;
     await authenticateRequest(request);
   };
 
-  const requireRole = (...roles: Role[]): preHandlerAsyncHookHandler => {
+  const requireRole = (...roles: Role[]): onRequestAsyncHookHandler => {
     const allowed = new Set<Role>(roles);
     return async (request) => {
       const auth = await authenticateRequest(request);

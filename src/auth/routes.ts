@@ -79,7 +79,7 @@ export default async function authRoutes(fastify: FastifyInstance): Promise<void
         security: bearer,
         response: { 204: z.null().describe('Logged out'), ...problems(401) },
       },
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
     },
     async (request, reply) => {
       await logout(app, request.auth!.sessionId);
@@ -91,7 +91,7 @@ export default async function authRoutes(fastify: FastifyInstance): Promise<void
     '/users/me',
     {
       schema: { tags: ['users'], summary: 'The caller', security: bearer, response: { 200: userEnvelope, ...problems(401, 404) } },
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
     },
     async (request) => ok(await getUser(app, request.auth!.userId)),
   );
@@ -107,7 +107,7 @@ export default async function authRoutes(fastify: FastifyInstance): Promise<void
         body: roleBody,
         response: { 200: userEnvelope, ...problems(400, 401, 403, 404, 409) },
       },
-      preHandler: app.requireRole('admin'),
+      onRequest: app.requireRole('admin'),
     },
     async (request) => ok(await changeRole(app, request.params.id, request.body.role)),
   );

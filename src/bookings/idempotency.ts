@@ -7,9 +7,9 @@ import { keyReused, requestInProgress } from './problems.js';
 
 /**
  * Idempotency-Key handling for POST routes (API.md Idempotency; DESIGN.md 3, layer 2).
- * A route opts in with `config: { idempotent: true }` and must authenticate in its own preHandler:
- * this plugin appends its claim after the route's preHandlers, so it runs after the auth guard
- * and after body validation.
+ * A route opts in with `config: { idempotent: true }` and must authenticate in an onRequest hook:
+ * this plugin appends its claim to the route's preHandlers, so it runs after the auth guard and
+ * after body validation.
  *
  * Which answers are remembered:
  * - Anything rejected before the claim is not: a body that fails the schema, a missing or bad key,

@@ -64,7 +64,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     '/',
     {
       config: { idempotent: true },
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: {
         tags,
         security,
@@ -91,7 +91,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     '/:id/confirm',
     {
       config: { idempotent: true },
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: {
         tags,
         security,
@@ -125,7 +125,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
   api.patch(
     '/:id/cancel',
     {
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: {
         tags,
         security,
@@ -146,7 +146,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
   api.get(
     '/',
     {
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: {
         tags,
         security,
@@ -171,7 +171,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
   api.get(
     '/:id',
     {
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: {
         tags,
         security,

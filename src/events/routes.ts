@@ -35,7 +35,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
     // '' not '/': the path is exactly /api/v1/events, as API.md and the OpenAPI document say.
     '',
     {
-      preHandler: manage,
+      onRequest: manage,
       schema: {
         tags,
         security: bearer,
@@ -69,7 +69,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
   app.get(
     '/:id',
     {
-      preHandler: app.authenticateOptional,
+      onRequest: app.authenticateOptional,
       schema: { tags, params: idParams, response: { 200: eventAnswer, 400: problem, 401: problem, 404: problem } },
     },
     async (request, reply) => {
@@ -82,7 +82,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
   app.get(
     '/:id/availability',
     {
-      preHandler: app.authenticateOptional,
+      onRequest: app.authenticateOptional,
       schema: { tags, params: idParams, response: { 200: availabilityAnswer, 400: problem, 401: problem, 404: problem } },
     },
     async (request, reply) => {
@@ -95,7 +95,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
   app.patch(
     '/:id',
     {
-      preHandler: manage,
+      onRequest: manage,
       schema: {
         tags,
         security: bearer,
@@ -126,7 +126,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
     app.post(
       path,
       {
-        preHandler: manage,
+        onRequest: manage,
         schema: {
           tags,
           security: bearer,
@@ -146,7 +146,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
   app.delete(
     '/:id',
     {
-      preHandler: manage,
+      onRequest: manage,
       schema: {
         tags,
         security: bearer,
@@ -163,7 +163,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
   app.get(
     '/:id/bookings',
     {
-      preHandler: manage,
+      onRequest: manage,
       schema: {
         tags,
         security: bearer,
