@@ -34,13 +34,31 @@ describe('PATCH /users/:id/role', () => {
     expect((await t.app.models.User.findById(target.user.id).lean())?.role).toBe('organizer');
   });
 
-  it('ends the user\'s sessions so the new role applies at once; a new login carries it', async () => {
+  it('applies the new role at once to the tokens the user holds, keeps its sessions, and new tokens name it', async () => {
     const target = await createAccount(t.app, { role: 'organizer' });
+    const me = () => t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: bearer(target.accessToken) });
+    const newEvent = (token: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/events',
+        headers: bearer(token),
+        payload: { name: 'Role test', venue: 'Hall', startsAt: new Date(t.clock.now().getTime() + 86_400_000).toISOString(), totalTickets: 5, price: 100, currency: 'EUR' },
+      });
+    expect((await me()).statusCode).toBe(200); // the session's role is now cached
+
     expect((await setRole(target.user.id, { role: 'customer' }, admin.accessToken)).statusCode).toBe(200);
-    const me = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: bearer(target.accessToken) });
-    expect(me.statusCode).toBe(401);
+    // The same token, which still names "organizer", is held to the new role on its next request.
+    expect((await newEvent(target.accessToken)).statusCode).toBe(403);
+    expect((await me()).json().data.role).toBe('customer');
+
+    // Promotion works the same way, and a refresh of the kept session names the new role.
+    expect((await setRole(target.user.id, { role: 'organizer' }, admin.accessToken)).statusCode).toBe(200);
+    expect((await newEvent(target.accessToken)).statusCode).toBe(201);
+    const refreshed = await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: target.refreshToken } });
+    expect(refreshed.statusCode).toBe(200);
+    expect(refreshed.json().data.user.role).toBe('organizer');
     const relogin = await login(t.app, target.user.email, target.password);
-    expect(relogin.json().data.user.role).toBe('customer');
+    expect(relogin.json().data.user.role).toBe('organizer');
   });
 
   it('answers the user unchanged (sessions kept) when the role is the same', async () => {

@@ -147,7 +147,7 @@ describe('POST /auth/logout', () => {
   it('answers 204 and ends the session: its access and refresh tokens are refused at once', async () => {
     // Warm the "live" cache first: logout must still win immediately.
     expect((await me(account.accessToken)).statusCode).toBe(200);
-    expect(await t.app.kv.get(sessionKey(sidOf(account.accessToken)))).toBe('live');
+    expect(await t.app.kv.get(sessionKey(sidOf(account.accessToken)))).toBe('live:customer');
 
     const res = await logout(account.accessToken);
     expect(res.statusCode).toBe(204);

@@ -2,7 +2,7 @@ import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { forbidden, unauthenticated } from '../lib/errors.js';
-import { isSessionLive } from './sessions.js';
+import { liveSessionRole } from './sessions.js';
 import { cachedAccessTokenVerifier } from './tokens.js';
 import type { Role } from './user.model.js';
 
@@ -54,10 +54,10 @@ async function guard(app: FastifyInstance): Promise<void> {
     const match = BEARER.exec(header);
     if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>"');
     const claims = verifyAccessToken(match[1] as string, app.clock.now());
-    if (!(await isSessionLive(app, claims.sid, claims.sub))) {
-      throw unauthenticated('The session has ended; log in again');
-    }
-    const auth: RequestAuth = { userId: claims.sub, role: claims.role, sessionId: claims.sid };
+    // The role comes from the session check, not the token: a role change applies at once.
+    const role = await liveSessionRole(app, claims.sid, claims.sub);
+    if (!role) throw unauthenticated('The session has ended; log in again');
+    const auth: RequestAuth = { userId: claims.sub, role, sessionId: claims.sid };
     request.auth = auth;
     request.userId = auth.userId;
     return auth;

@@ -101,7 +101,7 @@ export default async function authRoutes(fastify: FastifyInstance): Promise<void
     {
       schema: {
         tags: ['users'],
-        summary: "Change a user's role (admin); the user's sessions end so the new role applies at once",
+        summary: "Change a user's role (admin); it applies at once to every token the user holds",
         security: bearer,
         params: idParams,
         body: roleBody,

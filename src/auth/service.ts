@@ -3,7 +3,7 @@ import { mongo } from 'mongoose';
 import { AppError, notFound, unauthenticated } from '../lib/errors.js';
 import { compareWithDummy, hashPassword, verifyPassword } from './passwords.js';
 import { normalizeEmail, type SessionTokens, toUserDto, type UserDto } from './schemas.js';
-import { openSession, revokeSessions, type SessionDeps } from './sessions.js';
+import { openSession, recheckSessions, revokeSessions, type SessionDeps } from './sessions.js';
 import { hashRefreshToken, issueRefreshToken, parseRefreshToken, refreshMacKey, signAccessToken } from './tokens.js';
 import type { Role, UserDocument, UserFields } from './user.model.js';
 import type { Models } from '../models.js';
@@ -172,9 +172,10 @@ export async function getUser(deps: AuthDeps, userId: string): Promise<UserDto> 
 }
 
 /**
- * Sets a user's role. When it changes, the user's open sessions end: tokens carry the role, so
- * this is how a demotion takes effect at once (the user logs in again with the new role).
- * The last admin cannot be demoted, so the service never locks itself out of administration.
+ * Sets a user's role. It applies to the user's next request with any token it holds (the guard
+ * reads the role with the session check, see sessions.ts); sessions stay open, and tokens issued
+ * from now on name the new role. The last admin cannot be demoted, so the service never locks
+ * itself out of administration.
  */
 export async function changeRole(deps: AuthDeps, userId: string, role: Role): Promise<UserDto> {
   const { User, Session } = deps.models;
@@ -187,6 +188,6 @@ export async function changeRole(deps: AuthDeps, userId: string, role: Role): Pr
   const updated = await User.findByIdAndUpdate(userId, { $set: { role } }, { new: true }).lean();
   if (!updated) throw notFound('User');
   const sessions = await Session.find({ userId: updated._id, revokedAt: null }, { _id: 1 }).lean();
-  await revokeSessions(deps, sessions.map((s) => s._id.toHexString()));
+  await recheckSessions(deps, sessions.map((s) => s._id.toHexString()));
   return toUserDto(updated);
 }

@@ -4,19 +4,25 @@ import type { Clock } from '../lib/clock.js';
 import type { KeyValueStore } from '../lib/kv.js';
 import type { Models } from '../models.js';
 import { hashRefreshToken, issueRefreshToken } from './tokens.js';
+import { isRole, type Role } from './user.model.js';
 
 export interface SessionDeps {
-  models: Pick<Models, 'Session'>;
+  models: Pick<Models, 'Session' | 'User'>;
   config: Config;
   clock: Clock;
   kv: KeyValueStore;
   log: { warn(obj: object, msg: string): void };
 }
 
-/** A positive "live" answer may be served from the cache this long; revocation overrides it. */
+/**
+ * A positive answer ("live" with the user's role) may be served from the cache this long;
+ * revocation and role changes override it.
+ */
 export const LIVE_CACHE_MS = 5000;
-const LIVE = 'live';
+const LIVE = 'live:';
 const REVOKED = 'revoked';
+/** Written over a cached answer when the user's role changes: read the database, cache nothing. */
+const RECHECK = 'recheck';
 
 export const sessionKey = (sessionId: string) => `auth:session:${sessionId}`;
 
@@ -54,31 +60,56 @@ export async function revokeSessions(deps: SessionDeps, sessionIds: string[]): P
   }
 }
 
-async function liveInDatabase(deps: SessionDeps, sessionId: string, userId: string): Promise<boolean> {
-  const session = await deps.models.Session.findById(sessionId, { userId: 1, revokedAt: 1, expiresAt: 1 }).lean();
-  return (
+/** The user's current role while the session is live in the database (the truth), else null. */
+async function roleInDatabase(deps: SessionDeps, sessionId: string, userId: string): Promise<Role | null> {
+  const [session, user] = await Promise.all([
+    deps.models.Session.findById(sessionId, { userId: 1, revokedAt: 1, expiresAt: 1 }).lean(),
+    deps.models.User.findById(userId, { role: 1 }).lean(),
+  ]);
+  const live =
     session !== null &&
     session.revokedAt === null &&
     session.expiresAt.getTime() > deps.clock.now().getTime() &&
-    String(session.userId) === userId
-  );
+    String(session.userId) === userId;
+  return live && user ? (user.role as Role) : null;
 }
 
-/** True while the session is neither revoked nor expired. Runs on every authenticated request. */
-export async function isSessionLive(deps: SessionDeps, sessionId: string, userId: string): Promise<boolean> {
+/**
+ * The caller's role while the session is neither revoked nor expired, else null. Runs on every
+ * authenticated request, so a role change or a revocation takes effect on the next request of
+ * every token of the session, whatever role the token itself names.
+ */
+export async function liveSessionRole(deps: SessionDeps, sessionId: string, userId: string): Promise<Role | null> {
   const key = sessionKey(sessionId);
   let cacheUsable = true;
   try {
     const cached = await deps.kv.get(key);
-    if (cached === LIVE) return true;
-    if (cached === REVOKED) return false;
+    if (cached === REVOKED) return null;
+    if (cached?.startsWith(LIVE)) {
+      const role = cached.slice(LIVE.length);
+      if (isRole(role)) return role;
+    }
   } catch {
     cacheUsable = false; // Redis down: the database answers alone.
   }
-  const live = await liveInDatabase(deps, sessionId, userId);
-  if (live && cacheUsable) {
-    // setIfAbsent, never set: if a revocation landed after our read, its marker must win.
-    await deps.kv.setIfAbsent(key, LIVE, LIVE_CACHE_MS).catch(() => undefined);
+  const role = await roleInDatabase(deps, sessionId, userId);
+  if (role && cacheUsable) {
+    // setIfAbsent, never set: if a revocation or a role change landed after our read, its marker wins.
+    await deps.kv.setIfAbsent(key, LIVE + role, LIVE_CACHE_MS).catch(() => undefined);
   }
-  return live;
+  return role;
+}
+
+/**
+ * After a role change: every cached answer for these sessions is replaced by a marker that sends
+ * readers to the database for a while. The marker outlives any read that started before the
+ * change, so such a read cannot cache the old role after it (its setIfAbsent finds the marker).
+ */
+export async function recheckSessions(deps: SessionDeps, sessionIds: string[]): Promise<void> {
+  try {
+    await Promise.all(sessionIds.map((id) => deps.kv.set(sessionKey(id), RECHECK, 2 * LIVE_CACHE_MS)));
+  } catch (err) {
+    // Cached roles then run out within LIVE_CACHE_MS.
+    deps.log.warn({ err: (err as Error).message }, 'could not write a role change to the session cache');
+  }
 }

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { JWT } from '@fastify/jwt';
 import { unauthenticated } from '../lib/errors.js';
-import { ROLES, type Role } from './user.model.js';
+import { isRole, type Role } from './user.model.js';
 
 export interface AccessClaims {
   sub: string;
@@ -45,7 +45,7 @@ function isAccessClaims(value: unknown): value is AccessClaims {
     typeof c.sid === 'string' &&
     HEX_ID.test(c.sid) &&
     typeof c.role === 'string' &&
-    (ROLES as readonly string[]).includes(c.role) &&
+    isRole(c.role) &&
     typeof c.exp === 'number'
   );
 }

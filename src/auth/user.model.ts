@@ -2,6 +2,7 @@ import { type Connection, type HydratedDocument, type InferSchemaType, Schema, t
 
 export const ROLES = ['customer', 'organizer', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
+export const isRole = (value: unknown): value is Role => (ROLES as readonly unknown[]).includes(value);
 
 const userSchema = new Schema(
   {
