@@ -18,7 +18,7 @@ import errors, { sendProblem, toAppError } from './plugins/errors.js';
 import { acceptOnlyJson } from './plugins/json-bodies.js';
 import rateLimits from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
-import requestContext, { REQUEST_ID_LOG_LABEL, requestIdFrom } from './plugins/request-context.js';
+import requestContext, { REQUEST_ID_LOG_LABEL, requestIdFrom, writeRequestLine } from './plugins/request-context.js';
 import securityHeaders from './plugins/security-headers.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -46,7 +46,10 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Malformed URLs and over-long path parameters answer problem+json like everything else.
-    frameworkErrors: (error, _request, reply) => sendProblem(reply, toAppError(error)),
+    frameworkErrors: (error, request, reply) => {
+      sendProblem(reply, toAppError(error));
+      writeRequestLine(request.log, request, reply);
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   acceptOnlyJson(app);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { REDACTED_PATHS } from '../lib/logger.js';
 
@@ -43,24 +43,31 @@ async function requestContext(app: FastifyInstance): Promise<void> {
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    const status = reply.statusCode;
-    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
     // A route or plugin with a log level of its own keeps it for this line too.
-    const log = request.log.level === lines.level ? lines : request.log;
-    log[level](
-      {
-        [REQUEST_ID_LOG_LABEL]: request.id,
-        method: request.method,
-        route: request.routeOptions.url ?? 'not-found',
-        url: request.url,
-        status,
-        durationMs: Math.round(reply.elapsedTime * 100) / 100,
-        userId: request.userId,
-      },
-      'request completed',
-    );
+    writeRequestLine(request.log.level === lines.level ? lines : request.log, request, reply);
     done();
   });
+}
+
+/**
+ * The one line per request. Also written by the app's frameworkErrors handler: the router answers
+ * malformed URLs before any hook runs, so onResponse never sees those requests.
+ */
+export function writeRequestLine(log: FastifyBaseLogger, request: FastifyRequest, reply: FastifyReply): void {
+  const status = reply.statusCode;
+  const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+  log[level](
+    {
+      [REQUEST_ID_LOG_LABEL]: request.id,
+      method: request.method,
+      route: request.routeOptions?.url ?? 'not-found',
+      url: request.url,
+      status,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      userId: request.userId,
+    },
+    'request completed',
+  );
 }
 
 export default fp(requestContext, { name: 'request-context' });
