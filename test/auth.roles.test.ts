@@ -117,6 +117,26 @@ describe('PATCH /users/:id/role', () => {
       await fresh.close();
     }
   });
+
+  it('leaves at least one admin when the last two demote each other at once', async () => {
+    const fresh = await buildTestApp();
+    try {
+      for (let round = 0; round < 5; round++) {
+        await fresh.app.models.User.updateMany({ role: 'admin' }, { $set: { role: 'customer' } });
+        const a = await createAccount(fresh.app, { role: 'admin' });
+        const b = await createAccount(fresh.app, { role: 'admin' });
+        const demote = (target: TestAccount, by: TestAccount) =>
+          fresh.app.inject({ method: 'PATCH', url: `/api/v1/users/${target.user.id}/role`, headers: bearer(by.accessToken), payload: { role: 'customer' } });
+        const answers = await Promise.all([demote(a, b), demote(b, a)]);
+        const statuses = answers.map((r) => r.statusCode).sort();
+        // One may win (the other then sees the last admin) or both be refused; never both succeed.
+        expect([[200, 409], [409, 409]]).toContainEqual(statuses);
+        expect(await fresh.app.models.User.countDocuments({ role: 'admin' })).toBeGreaterThanOrEqual(1);
+      }
+    } finally {
+      await fresh.close();
+    }
+  });
 });
 
 describe('first admin', () => {

@@ -182,11 +182,17 @@ export async function changeRole(deps: AuthDeps, userId: string, role: Role): Pr
   const user = await User.findById(userId).lean();
   if (!user) throw notFound('User');
   if (user.role === role) return toUserDto(user);
-  if (user.role === 'admin' && (await User.countDocuments({ role: 'admin' })) <= 1) {
-    throw new AppError(409, 'INVALID_STATE', 'The last admin cannot be demoted; promote another admin first');
-  }
+  const lastAdmin = () => new AppError(409, 'INVALID_STATE', 'The last admin cannot be demoted; promote another admin first');
+  if (user.role === 'admin' && (await User.countDocuments({ role: 'admin' })) <= 1) throw lastAdmin();
   const updated = await User.findByIdAndUpdate(userId, { $set: { role } }, { new: true }).lean();
   if (!updated) throw notFound('User');
+  // Two admins demoting each other at once both pass the count above (write skew). Counting again
+  // after the write catches it: whoever then sees no admin left puts the role back, so at least one
+  // admin always remains (at worst both demotions are refused).
+  if (user.role === 'admin' && (await User.countDocuments({ role: 'admin' })) === 0) {
+    await User.updateOne({ _id: user._id }, { $set: { role: 'admin' } });
+    throw lastAdmin();
+  }
   const sessions = await Session.find({ userId: updated._id, revokedAt: null }, { _id: 1 }).lean();
   await recheckSessions(deps, sessions.map((s) => s._id.toHexString()));
   return toUserDto(updated);
