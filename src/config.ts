@@ -46,6 +46,12 @@ const envSchema = z
     TRUST_PROXY: bool.default(false),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
     DOCS_ENABLED: bool.default(true),
+    METRICS_ENABLED: bool.default(true),
+    // When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    // DESIGN.md 5: production refuses to start on the MongoDB emulator. This lets CI smoke-run the
+    // built server on it; never set it in production.
+    ALLOW_MONGODB_EMULATOR: bool.default(false),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;

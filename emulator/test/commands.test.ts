@@ -98,7 +98,10 @@ describe('wire protocol and handshake', () => {
   });
 
   it('buildInfo, ping, getParameter, listDatabases', async () => {
-    expect((await db.admin().command({ buildInfo: 1 })).versionArray[0]).toBe(7);
+    const build = await db.admin().command({ buildInfo: 1 });
+    expect(build.versionArray[0]).toBe(7);
+    // The marker mongod never sends; the service's production guard looks for it (DESIGN.md 5).
+    expect(build.emulator).toEqual({ name: 'ticketing-mongodb-emulator', version: '1.0.0' });
     expect((await db.admin().command({ ping: 1 })).ok).toBe(1);
     expect((await db.admin().command({ getParameter: 1, featureCompatibilityVersion: 1 })).featureCompatibilityVersion).toEqual({ version: '7.0' });
     const names = (await db.admin().listDatabases()).databases.map((d) => d.name);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import mongoose, { type Connection } from 'mongoose';
+import { ConfigError } from '../config.js';
 import { createModels, type Models, syncIndexes } from '../models.js';
 
 declare module 'fastify' {
@@ -8,6 +9,43 @@ declare module 'fastify' {
     db: Connection;
     models: Models;
   }
+}
+
+/** What the project's MongoDB emulator says about itself; real MongoDB never sends this. */
+export interface EmulatorIdentity {
+  name: string;
+  version: string;
+}
+
+/**
+ * The emulator (a test double, DESIGN.md 5) adds `emulator: { name, version }` to its buildInfo
+ * reply; mongod's buildInfo has no such field and clients ignore unknown ones. Returns null for a
+ * real MongoDB. buildInfo needs no privileges, so this works on any deployment.
+ */
+export async function detectEmulator(conn: Connection): Promise<EmulatorIdentity | null> {
+  const db = conn.db;
+  if (!db) throw new Error('detectEmulator needs an open connection');
+  const info = await db.admin().command({ buildInfo: 1 });
+  const marker: unknown = info.emulator;
+  if (typeof marker !== 'object' || marker === null) return null;
+  const { name, version } = marker as { name?: unknown; version?: unknown };
+  return { name: typeof name === 'string' ? name : 'unknown', version: typeof version === 'string' ? version : 'unknown' };
+}
+
+/** DESIGN.md 5: production refuses to start on the emulator, unless the CI smoke run opts out. */
+async function refuseEmulatorInProduction(app: FastifyInstance, conn: Connection): Promise<void> {
+  const emulator = await detectEmulator(conn);
+  if (!emulator) return;
+  const what = `${emulator.name} ${emulator.version}`;
+  if (app.config.ALLOW_MONGODB_EMULATOR) {
+    app.log.warn(`MONGODB_URI points at the MongoDB emulator (${what}), allowed by ALLOW_MONGODB_EMULATOR=true: for CI smoke runs only, never in production`);
+    return;
+  }
+  throw new ConfigError([
+    `MONGODB_URI: points at the MongoDB emulator (${what}), a test double that is not MongoDB; ` +
+      'production refuses to start on it. Use a real MongoDB replica set ' +
+      '(ALLOW_MONGODB_EMULATOR=true exists for CI smoke runs of the built server only)',
+  ]);
 }
 
 export interface DatabaseOptions {
@@ -30,6 +68,16 @@ async function database(app: FastifyInstance, opts: DatabaseOptions): Promise<vo
         maxPoolSize: 50,
       })
       .asPromise());
+
+  if (NODE_ENV === 'production') {
+    // Checked once, right after connecting, before anything (indexes, the admin user) is written.
+    try {
+      await refuseEmulatorInProduction(app, conn);
+    } catch (err) {
+      if (!opts.connection) await conn.close().catch(() => undefined);
+      throw err;
+    }
+  }
 
   const models = createModels(conn);
   // Production creates indexes once with `npm run db:indexes`, not on every start.

@@ -57,6 +57,13 @@ const helloLike =
 export const hello = helloLike(false);
 export const isMaster = helloLike(true);
 
+/**
+ * How the emulator names itself in buildInfo. mongod never sends an `emulator` field and drivers
+ * ignore unknown ones, so clients work unchanged while an application can tell it is talking to a
+ * test double (the service refuses to start on it in production, DESIGN.md 5).
+ */
+export const EMULATOR_IDENTITY = { name: 'ticketing-mongodb-emulator', version: '1.0.0' } as const;
+
 export const buildInfo: Handler = () => ({
   version: '7.0.0',
   gitVersion: 'emulator',
@@ -67,6 +74,7 @@ export const buildInfo: Handler = () => ({
   storageEngines: ['emulator'],
   modules: [],
   javascriptEngine: 'none',
+  emulator: { ...EMULATOR_IDENTITY },
 });
 
 export const ping: Handler = () => ({});
