@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { invalidateEventCache } from '../events/cache.js';
 import { unauthenticated } from '../lib/errors.js';
-import { envelope, idParams, ok, paged, pagedEnvelope } from '../lib/http.js';
+import { envelope, idParams, ok, paged, pagedEnvelope, refuseUnknownQueryParameters } from '../lib/http.js';
 import idempotency from './idempotency.js';
 import {
   bookingProblem,
@@ -26,13 +26,19 @@ import {
 
 const tags = ['bookings'];
 const security = [{ bearerAuth: [] }];
-// Documents the header for OpenAPI; the idempotency plugin checks it (to answer the API's own codes).
+// Documents the header for OpenAPI; the idempotency plugin checks it. Optional here on purpose:
+// were it required, validation would answer a missing key with VALIDATION_FAILED before the plugin
+// could answer API.md's 400 IDEMPOTENCY_KEY_REQUIRED. plugins/docs.ts marks it required in the
+// document of every `idempotent` route, which is what the API demands.
 // Loose: the validated object replaces request.headers, so every other header must pass through.
 const idempotencyHeader = z.looseObject({
   'idempotency-key': z
     .string()
     .optional()
-    .describe('Required. Up to 255 visible ASCII characters, bare or as a structured-field string ("abc").'),
+    .describe(
+      'Required: missing or empty is 400 IDEMPOTENCY_KEY_REQUIRED. Up to 255 visible ASCII characters, ' +
+        'bare or as a structured-field string ("abc"); anything else is 400 IDEMPOTENCY_KEY_INVALID.',
+    ),
 });
 const problems = { 400: bookingProblem, 401: bookingProblem, 403: bookingProblem, 404: bookingProblem };
 
@@ -50,6 +56,7 @@ function stampOf(request: FastifyRequest): IdempotencyStamp | undefined {
 export default async function bookingRoutes(app: FastifyInstance): Promise<void> {
   await app.register(idempotency);
   const api = app.withTypeProvider<ZodTypeProvider>();
+  refuseUnknownQueryParameters(api);
 
   const deps = createBookingDeps({
     db: app.db,
@@ -61,7 +68,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
   });
 
   api.post(
-    '/',
+    // '' not '/': the path is exactly /api/v1/bookings, as API.md and the OpenAPI document say.
+    '',
     {
       config: { idempotent: true },
       onRequest: app.authenticate,
@@ -144,7 +152,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
   );
 
   api.get(
-    '/',
+    '',
     {
       onRequest: app.authenticate,
       schema: {

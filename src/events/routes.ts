@@ -1,7 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { envelope, idParams, ok, paged, pagedEnvelope, problemSchema, sendSerialized } from '../lib/http.js';
+import {
+  envelope,
+  idParams,
+  ok,
+  paged,
+  pagedEnvelope,
+  problemSchema,
+  refuseUnknownQueryParameters,
+  sendSerialized,
+} from '../lib/http.js';
 import type { Actor } from './access.js';
 import { listEventBookings, listEvents } from './queries.js';
 import { getAvailability, getEvent } from './reads.js';
@@ -21,6 +30,8 @@ import { cancelEvent, createEvent, deleteEvent, parseIfMatch, publishEvent, upda
 // Problems may carry extra members (e.g. minimumTotalTickets), so the documented shape is open.
 const problem = problemSchema.loose();
 const bearer = [{ bearerAuth: [] }];
+// Anyone may call these; a token, if sent, must be valid (`{}` is OpenAPI's "no credentials").
+const optionalBearer: { [scheme: string]: string[] }[] = [{}, { bearerAuth: [] }];
 const tags = ['events'];
 
 const actorOf = (request: FastifyRequest): Actor | undefined =>
@@ -29,6 +40,7 @@ const actorOf = (request: FastifyRequest): Actor | undefined =>
 /** Events: /events/* (API.md Events). Thin: input and output shapes here, rules in service/queries/reads. */
 export default async function eventRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
+  refuseUnknownQueryParameters(app);
   const manage = app.requireRole('organizer', 'admin');
 
   app.post(
@@ -42,6 +54,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
         summary: 'Create an event (draft unless status is published)',
         body: createEventBody,
         response: { 201: envelope(eventSchema), 400: problem, 401: problem, 403: problem },
+        responseHeaders: { 201: ['ETag', 'Location'] },
       },
     },
     async (request, reply) => {
@@ -53,11 +66,15 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
   app.get(
     '',
     {
+      // Like the other public reads: anonymous without a header, 401 for a bad or expired token.
+      // Who calls changes nothing here: the list is published events only, for admins too.
+      onRequest: app.authenticateOptional,
       schema: {
         tags,
+        security: optionalBearer,
         summary: 'Published events, with computed availability',
         querystring: listEventsQuery,
-        response: { 200: pagedEnvelope(eventSchema), 400: problem },
+        response: { 200: pagedEnvelope(eventSchema), 400: problem, 401: problem },
       },
     },
     async (request) => {
@@ -70,7 +87,14 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
     '/:id',
     {
       onRequest: app.authenticateOptional,
-      schema: { tags, params: idParams, response: { 200: eventAnswer, 400: problem, 401: problem, 404: problem } },
+      schema: {
+        tags,
+        security: optionalBearer,
+        summary: 'One event; drafts only for their organizer and admins',
+        params: idParams,
+        response: { 200: eventAnswer, 400: problem, 401: problem, 404: problem },
+        responseHeaders: { 200: ['ETag'] },
+      },
     },
     async (request, reply) => {
       // Already serialized through eventAnswer (reads.ts), usually straight from the cache.
@@ -83,7 +107,13 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
     '/:id/availability',
     {
       onRequest: app.authenticateOptional,
-      schema: { tags, params: idParams, response: { 200: availabilityAnswer, 400: problem, 401: problem, 404: problem } },
+      schema: {
+        tags,
+        security: optionalBearer,
+        summary: "An event's ticket counts, computed now",
+        params: idParams,
+        response: { 200: availabilityAnswer, 400: problem, 401: problem, 404: problem },
+      },
     },
     async (request, reply) => {
       // Already serialized through availabilityAnswer (reads.ts), usually straight from the cache.
@@ -112,6 +142,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
           409: problem,
           412: problem,
         },
+        responseHeaders: { 200: ['ETag'] },
       },
     },
     async (request, reply) => {
@@ -133,6 +164,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
           summary,
           params: idParams,
           response: { 200: envelope(eventSchema), 400: problem, 401: problem, 403: problem, 404: problem, 409: problem },
+          responseHeaders: { 200: ['ETag'] },
         },
       },
       async (request, reply) => {
@@ -150,6 +182,7 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
       schema: {
         tags,
         security: bearer,
+        summary: 'Delete a draft, or an event with no pending or confirmed bookings',
         params: idParams,
         response: { 204: z.null().describe('Deleted'), 400: problem, 401: problem, 403: problem, 404: problem, 409: problem },
       },

@@ -85,16 +85,19 @@ export const listEventsQuery = z
     sort: z.enum(EVENT_SORTS).default('startsAt'),
     ...pagination,
   })
+  .strict()
   .refine((query) => !query.from || !query.to || query.from.at <= query.to.at, {
     message: 'must not be before from',
     path: ['to'],
   });
 export type ListEventsQuery = z.output<typeof listEventsQuery>;
 
-export const eventBookingsQuery = z.object({
-  status: z.enum(BOOKING_STATUSES).optional(),
-  ...pagination,
-});
+export const eventBookingsQuery = z
+  .object({
+    status: z.enum(BOOKING_STATUSES).optional(),
+    ...pagination,
+  })
+  .strict();
 export type EventBookingsQuery = z.output<typeof eventBookingsQuery>;
 
 export const eventSchema = z.object({

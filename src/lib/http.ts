@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 
 /** Success envelope of API.md Conventions. */
@@ -45,6 +45,31 @@ export const pagedEnvelope = <T extends z.ZodType>(item: T) =>
 
 export const objectId = z.string().regex(/^[a-f0-9]{24}$/i, 'must be a 24-character hexadecimal id');
 export const idParams = z.object({ id: objectId }).strict();
+
+/** What a route without query parameters accepts: none. */
+export const noQuery = z.object({}).strict();
+
+/**
+ * Unknown query parameters are refused (400 VALIDATION_FAILED naming each one), as unknown body
+ * fields are (API.md Conventions), so a misspelt filter never silently lists everything. Routes with
+ * parameters declare strict schemas; this gives every other route of the plugin `noQuery`.
+ */
+export function refuseUnknownQueryParameters(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    if (route.schema?.querystring) return;
+    route.schema = { ...route.schema, querystring: noQuery };
+  });
+}
+
+/** Response headers a route sends on some answers of its own (the rest plugins/docs.ts knows). */
+export type RouteResponseHeader = 'ETag' | 'Location';
+
+declare module 'fastify' {
+  interface FastifySchema {
+    /** For the OpenAPI document only (plugins/docs.ts): the headers each status of the route carries. */
+    responseHeaders?: Readonly<Partial<Record<number, readonly RouteResponseHeader[]>>>;
+  }
+}
 
 export const pagination = {
   page: z.coerce.number().int().min(1).max(1_000_000).default(1),

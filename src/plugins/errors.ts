@@ -7,12 +7,17 @@ import { AppError, type FieldError, problemBody, serviceUnavailable } from '../l
 function validationErrors(error: FastifyError): FieldError[] {
   if (!hasZodFastifySchemaValidationErrors(error)) return [];
   const where = error.validationContext && error.validationContext !== 'body' ? `${error.validationContext}.` : '';
-  return error.validation.map((v) => {
+  const unknown = error.validationContext === 'querystring' ? 'is not a known query parameter' : 'is not a known field';
+  const entry = (path: string[], message: string): FieldError => ({
+    path: `${where}${path.join('.')}` || (error.validationContext ?? ''),
+    message,
+  });
+  return error.validation.flatMap((v) => {
     const base = v.instancePath.split('/').filter(Boolean);
-    // Unknown keys are reported on the parent object by zod; name the offending key itself.
+    // Unknown keys are reported together on the parent object by zod; name each offending key.
     const keys = (v.params as { keys?: string[] } | undefined)?.keys;
-    const path = keys?.length ? [...base, keys[0]] : base;
-    return { path: `${where}${path.join('.')}` || (error.validationContext ?? ''), message: v.message };
+    if (keys?.length) return keys.map((key) => entry([...base, key], unknown));
+    return [entry(base, v.message)];
   });
 }
 

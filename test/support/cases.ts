@@ -279,8 +279,13 @@ const MALFORMED_IDS: [string, string][] = [
   ['24 hex digits and an encoded space', `${'0'.repeat(24)}%20`],
   ['5000 characters', 'a'.repeat(5000)],
 ];
-/** Past the router's parameter length limit the answer may be 414 URI Too Long: a 4xx all the same. */
-const expectedForId = (raw: string): Expected => (raw.length > 100 ? { status: [400, 414] } : validation);
+/**
+ * Malformed ids are 400 (API.md Conventions), long ones too; only past the router's parameter
+ * length limit (8 KiB, src/app.ts), a URL no client builds, is the answer 414 URI Too Long.
+ */
+const MAX_PARAM_LENGTH = 8 * 1024;
+const expectedForId = (raw: string): Expected =>
+  raw.length > MAX_PARAM_LENGTH ? { status: [414], code: 'VALIDATION_FAILED' } : validation;
 
 function idCases(route: InputRoute): BadCase[] {
   if (!hasIdParam(route)) return [];

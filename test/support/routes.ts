@@ -219,7 +219,7 @@ export const INPUT_ROUTES: readonly InputRoute[] = [
     as: 'anyone',
     writes: false,
     query: {
-      strict: false,
+      strict: true,
       fields: { ...pageQuery, sort: 'enum', from: 'date', to: 'date', availableOnly: 'enum', q: 'search', category: 'search' },
     },
   },
@@ -270,7 +270,7 @@ export const INPUT_ROUTES: readonly InputRoute[] = [
     as: 'organizer',
     writes: false,
     target: (w) => w.eventId,
-    query: { strict: false, fields: { ...pageQuery, status: 'enum' } },
+    query: { strict: true, fields: { ...pageQuery, status: 'enum' } },
   },
   {
     name: 'POST /api/v1/bookings',
