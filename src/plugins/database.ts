@@ -57,9 +57,13 @@ async function database(app: FastifyInstance, opts: DatabaseOptions): Promise<vo
   const { MONGODB_URI, NODE_ENV, MONGODB_AUTO_INDEX } = app.config;
   if (!MONGODB_URI && !opts.connection) throw new Error('MONGODB_URI is required');
 
+  // A Mongoose instance of the app's own, so that the createdAt/updatedAt Mongoose fills in come
+  // from the app clock like every other time the service writes (DESIGN.md 2: one clock).
+  const odm = new mongoose.Mongoose();
+  odm.now = () => app.clock.now();
   const conn =
     opts.connection ??
-    (await mongoose
+    (await odm
       .createConnection(MONGODB_URI as string, {
         serverSelectionTimeoutMS: 5000,
         autoIndex: false,
