@@ -4,8 +4,7 @@ import { eventModel } from './events/event.model.js';
 import { sessionModel } from './auth/session.model.js';
 import { userModel } from './auth/user.model.js';
 
-/** Every model, bound to one connection (the app owns its connection; no global mongoose state). */
-export function createModels(conn: Connection) {
+function compileModels(conn: Connection) {
   return {
     User: userModel(conn),
     Session: sessionModel(conn),
@@ -13,7 +12,19 @@ export function createModels(conn: Connection) {
     Booking: bookingModel(conn),
   };
 }
-export type Models = ReturnType<typeof createModels>;
+export type Models = ReturnType<typeof compileModels>;
+
+// Compiled once per connection: each app's connection belongs to a Mongoose instance of its own
+// (plugins/database.ts), which compiles a copy of every schema, and a second compile on the same
+// connection would be refused (OverwriteModelError). Seeds and reused connections ask again.
+const compiled = new WeakMap<Connection, Models>();
+
+/** Every model, bound to one connection (the app owns its connection; no global mongoose state). */
+export function createModels(conn: Connection): Models {
+  let models = compiled.get(conn);
+  if (!models) compiled.set(conn, (models = compileModels(conn)));
+  return models;
+}
 
 /** Builds every index the models declare. `npm run db:indexes` in production; on start elsewhere. */
 export async function syncIndexes(models: Models): Promise<void> {
