@@ -1,5 +1,5 @@
 // Runs the emulator on its own for manual use with any MongoDB client:
-//   npm run emulator [-- --port 27017] [--host 127.0.0.1] [--advertise mongo:27017] [--ttl-interval-ms 60000]
+//   npm run emulator [-- --port 27017] [--host 127.0.0.1] [--advertise mongo:27017] [--uninitialized] [--ttl-interval-ms 60000]
 // Prints the connection string; stops on SIGINT/SIGTERM.
 import { startEmulator } from './src/index.js';
 
@@ -23,6 +23,8 @@ const em = await startEmulator({
   port: numberOption('port') ?? 27017,
   host: option('host'),
   advertise: option('advertise'),
+  // Like a fresh mongod --replSet: waits for replSetInitiate (rs.initiate) before it is primary.
+  replSetInitiated: !process.argv.includes('--uninitialized'),
   ttlIntervalMs: numberOption('ttl-interval-ms'),
   transactionLifetimeMs: numberOption('transaction-lifetime-ms'),
 });

@@ -5,8 +5,10 @@ WORKDIR /emulator
 ENV MONGOMS_DISABLE_POSTINSTALL=1
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
+# The mongo service's health check in docker-compose.yml runs mongosh, as it does in mongo:7.
+RUN npm install -g --no-audit --no-fund mongosh@2.12.0
 COPY tsconfig.json ./
 COPY emulator ./emulator
 USER node
 EXPOSE 27017
-CMD ["npx", "tsx", "emulator/cli.ts", "--host", "0.0.0.0", "--port", "27017", "--advertise", "mongo:27017"]
+CMD ["npx", "tsx", "emulator/cli.ts", "--host", "0.0.0.0", "--port", "27017", "--uninitialized"]

@@ -6,7 +6,8 @@
 #   node:20-bookworm-slim  Debian bookworm (debootstrap) + this machine's Node 20, npm and CA bundle,
 #                          user node (1000)
 #   redis:7                Debian bookworm + Debian's redis-server 7, protected mode off as in the official image
-#   ticketing/mongo-emulator  the project's MongoDB wire-protocol emulator. There is no mongod to be had
+#   ticketing/mongo-emulator  the project's MongoDB wire-protocol emulator, started like a fresh
+#                          `mongod --replSet rs0`, with mongosh for the health check. There is no mongod to be had
 #                          here, so compose runs against it through .ci/docker/compose.standins.yml;
 #                          it stands in for mongo:7 and is NOT MongoDB (see emulator/README.md).
 #

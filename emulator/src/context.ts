@@ -17,6 +17,14 @@ export interface EmulatorState {
   readonly address: string;
   readonly processId: ObjectId;
   readonly setName: string;
+  /** False while the node waits for replSetInitiate (started with `replSetInitiated: false`). */
+  readonly replSetInitiated: boolean;
+  /** Bumped on every topology change (initiation), as hello's topologyVersion.counter. */
+  readonly topologyCounter: number;
+  /** Makes the node the primary of its set, reachable as `host` (replSetInitiate). */
+  initiateReplicaSet(host: string): void;
+  /** Resolves after ms, at a topology change, or when the emulator stops (awaitable hello). */
+  topologyChange(ms: number): Promise<void>;
   transactionLifetimeMs: number;
   /** Resolves after ms, or at once when the emulator stops. */
   sleep(ms: number): Promise<void>;

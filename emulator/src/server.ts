@@ -4,6 +4,7 @@
 import net from 'node:net';
 import { Binary, Long, ObjectId, Timestamp } from 'bson';
 import { handlers, canonicalName, refusedCommands } from './commands/index.js';
+import { refuseBeforeInitiation } from './commands/replset.js';
 import type { ConnInfo, Ctx, EmulatorState } from './context.js';
 import { Cursors } from './cursors.js';
 import { Codes, MongoCommandError } from './errors.js';
@@ -23,6 +24,11 @@ export interface EmulatorOptions {
    * mongo:27017) need it, or the driver follows hello's hosts to an address it cannot reach.
    */
   advertise?: string;
+  /**
+   * false: start as mongod --replSet does on a fresh data directory, a member without a config
+   * that refuses reads and writes until replSetInitiate. Default true: primary from the start.
+   */
+  replSetInitiated?: boolean;
   /** Interval of the TTL monitor (mongod: 60 s). */
   ttlIntervalMs?: number;
   /** Transactions older than this are aborted (mongod: transactionLifetimeLimitSeconds = 60). */
@@ -81,6 +87,9 @@ export class Emulator implements EmulatorState {
   readonly processId = new ObjectId();
   readonly setName = 'rs0';
   address = '';
+  replSetInitiated: boolean;
+  topologyCounter = 0;
+  private readonly topologyWaiters = new Set<() => void>();
   transactionLifetimeMs: number;
   private readonly bootSeconds = Math.floor(Date.now() / 1000);
   private readonly server = net.createServer((s) => this.accept(s));
@@ -93,6 +102,7 @@ export class Emulator implements EmulatorState {
 
   constructor(private readonly opts: EmulatorOptions = {}) {
     this.transactionLifetimeMs = opts.transactionLifetimeMs ?? 60_000;
+    this.replSetInitiated = opts.replSetInitiated ?? true;
     this.sessions = new Sessions(this.store, () => this.transactionLifetimeMs);
   }
 
@@ -107,6 +117,24 @@ export class Emulator implements EmulatorState {
     this.ttlTimer = setInterval(() => ttlPass(this.store), this.opts.ttlIntervalMs ?? 60_000);
     this.ttlTimer.unref();
     return port;
+  }
+
+  initiateReplicaSet(host: string): void {
+    this.address = host;
+    this.replSetInitiated = true;
+    this.topologyCounter++;
+    for (const wake of this.topologyWaiters) wake();
+    this.topologyWaiters.clear();
+  }
+
+  async topologyChange(ms: number): Promise<void> {
+    let wake: () => void = () => undefined;
+    const changed = new Promise<void>((resolve) => {
+      wake = resolve;
+      this.topologyWaiters.add(resolve);
+    });
+    await Promise.race([this.sleep(ms), changed]);
+    this.topologyWaiters.delete(wake);
   }
 
   sleep(ms: number): Promise<void> {
@@ -253,6 +281,8 @@ export class Emulator implements EmulatorState {
         : new MongoCommandError(Codes.CommandNotFound, `no such command: '${name}'`);
       return this.errorReply(err, cmd, body);
     }
+    const notInitiated = this.replSetInitiated ? undefined : refuseBeforeInitiation(cmd);
+    if (notInitiated) return this.errorReply(notInitiated, cmd, body);
     if (legacy && cmd !== 'hello' && cmd !== 'isMaster') {
       return this.errorReply(new MongoCommandError(352, `Unsupported OP_QUERY command: ${name}. The client driver may require an upgrade.`, { codeName: 'UnsupportedOpQueryCommand' }), cmd, body);
     }

@@ -6,6 +6,7 @@ import type { Handler, Ctx } from '../context.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import { sessionKey } from '../sessions.js';
 import { isPlainObject, type Doc } from '../values.js';
+import { uninitializedHello } from './replset.js';
 
 export const MAX_WIRE_VERSION = 21;
 const electionId = new ObjectId('7fffffff0000000000000001');
@@ -13,7 +14,7 @@ const electionId = new ObjectId('7fffffff0000000000000001');
 export function helloReply(ctx: Ctx, legacy: boolean): Doc {
   const s = ctx.state;
   const reply: Doc = {
-    topologyVersion: { processId: s.processId, counter: Long.fromNumber(0) },
+    topologyVersion: { processId: s.processId, counter: Long.fromNumber(s.topologyCounter) },
     hosts: [s.address],
     setName: s.setName,
     setVersion: 1,
@@ -34,7 +35,7 @@ export function helloReply(ctx: Ctx, legacy: boolean): Doc {
     readOnly: false,
   };
   if (ctx.body.helloOk === true) reply.helloOk = true;
-  return reply;
+  return s.replSetInitiated ? reply : uninitializedHello(ctx, legacy, reply);
 }
 
 function recordClient(ctx: Ctx): void {
@@ -48,9 +49,13 @@ const helloLike =
   (legacy: boolean): Handler =>
   async (ctx) => {
     recordClient(ctx);
-    // Awaitable hello (streaming SDAM): the topology never changes, so answer after maxAwaitTimeMS.
+    // Awaitable hello (streaming SDAM): answer after maxAwaitTimeMS, or at once when the topology
+    // changed (initiation) since the version the client knows, as mongod does.
     const wait = ctx.body.maxAwaitTimeMS;
-    if (isPlainObject(ctx.body.topologyVersion) && typeof wait === 'number' && wait > 0) await ctx.state.sleep(wait);
+    const known = ctx.body.topologyVersion;
+    if (isPlainObject(known) && typeof wait === 'number' && wait > 0 && Number(known.counter) === ctx.state.topologyCounter) {
+      await ctx.state.topologyChange(wait);
+    }
     return helloReply(ctx, legacy);
   };
 

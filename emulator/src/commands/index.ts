@@ -4,6 +4,7 @@ import * as admin from './admin.js';
 import * as catalog from './catalog.js';
 import { collMod } from './collection-options.js';
 import * as read from './read.js';
+import { replSetGetStatus, replSetInitiate } from './replset.js';
 import * as write from './write.js';
 
 export const handlers: Record<string, Handler> = {
@@ -24,6 +25,8 @@ export const handlers: Record<string, Handler> = {
   whatsmyuri: admin.whatsmyuri,
   connectionStatus: admin.connectionStatus,
   serverStatus: admin.serverStatus,
+  replSetInitiate,
+  replSetGetStatus,
   listDatabases: catalog.listDatabases,
   dropDatabase: catalog.dropDatabase,
   listCollections: catalog.listCollections,
@@ -59,7 +62,7 @@ export const refusedCommands = new Set([
   'renameCollection', 'mapReduce', 'validate', 'compact', 'reIndex', 'explain', 'geoNear', 'geoSearch', 'currentOp',
   'killOp', 'fsync', 'fsyncUnlock', 'dbStats', 'collStats', 'dataSize', 'convertToCapped', 'cloneCollectionAsCapped',
   'createUser', 'dropUser', 'updateUser', 'usersInfo', 'createRole', 'saslStart', 'saslContinue', 'authenticate', 'logout',
-  'replSetGetStatus', 'replSetGetConfig', 'replSetStepDown', 'shutdown', 'setFeatureCompatibilityVersion', 'bulkWrite',
+  'replSetGetConfig', 'replSetStepDown', 'shutdown', 'setFeatureCompatibilityVersion', 'bulkWrite',
   'listSearchIndexes', 'createSearchIndexes', 'dropSearchIndex', 'updateSearchIndex', 'refreshSessions', 'startSession',
   'getLog', 'setParameter', 'getCmdLineOpts', 'hostInfo', 'top', 'profile', 'analyze', 'checkMetadataConsistency',
   'clearJumboFlag', 'cleanupOrphaned', 'getDefaultRWConcern', 'setDefaultRWConcern', 'aggregateClusterTime',
