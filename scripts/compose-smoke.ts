@@ -94,6 +94,9 @@ async function main(): Promise<void> {
       const id = compose('ps', '--all', '--quiet', job);
       check(inspect(id, '{{.State.Status}} {{.State.ExitCode}}') === 'exited 0', `one-shot job ${job} completed with exit code 0`);
     }
+    // The mongo health check initiated the set under the name the API's MONGODB_URI uses.
+    const member = compose('exec', '-T', 'mongo', 'mongosh', '--quiet', '--eval', 'rs.status().members.map((m) => m.name + " " + m.stateStr).join()');
+    check(member === 'mongo:27017 PRIMARY', "the mongo health check initiated replica set rs0 with mongo:27017 as primary", member);
     const api = compose('ps', '--quiet', 'api');
     check(inspect(api, '{{.State.Health.Status}}') === 'healthy', "the API container is healthy by the image's HEALTHCHECK");
     const uid = compose('exec', '-T', 'api', 'id', '-u');
