@@ -56,6 +56,7 @@ export async function invalidateEventCache(
   log?: FastifyBaseLogger,
 ): Promise<void> {
   const id = String(eventId);
+  forgetLoadInFlight(kv, eventCacheKey(id));
   try {
     await kv.delete(eventCacheKey(id), eventCacheKey(id, FORMAT - 1));
   } catch (err) {
@@ -108,7 +109,7 @@ export async function cachedAnswers(
     deps.log.debug({ err: (err as Error).message }, 'event cache read failed; reading the database');
   }
 
-  return (await loadOnce(deps.kv, key, () => loadAndStore(deps, key, now, ttlMs, load)))?.answers ?? null;
+  return (await loadOnce(deps.kv, key, (run) => loadAndStore(deps, key, now, ttlMs, load, run)))?.answers ?? null;
 }
 
 async function loadAndStore(
@@ -117,11 +118,14 @@ async function loadAndStore(
   now: number,
   ttlMs: number,
   load: () => Promise<LoadedAnswers | null>,
+  run: LoadInFlight,
 ): Promise<LoadedAnswers | null> {
   const loaded = await load();
   if (!loaded) return null;
   const freshUntil = Math.min(now + ttlMs, loaded.nextHoldExpiry?.getTime() ?? Number.POSITIVE_INFINITY);
-  if (freshUntil > now) {
+  // A write of this process invalidated the event while we read it: what we read may predate the
+  // write, and storing it would hide the write from its own author's next read until the TTL.
+  if (freshUntil > now && !run.overtaken) {
     try {
       await deps.kv.set(key, serialize({ ...loaded.answers, freshUntil }), freshUntil - now);
     } catch (err) {
@@ -138,14 +142,35 @@ async function loadAndStore(
  * of the same event is running wait for it instead. They get what that load read, started at most
  * one load ago: no staler than the cached entry they would otherwise have been served.
  */
-const inFlight = new WeakMap<KeyValueStore, Map<string, Promise<LoadedAnswers | null>>>();
+interface LoadInFlight {
+  promise?: Promise<LoadedAnswers | null>;
+  /** Set when this process invalidated the event during the load (see loadAndStore). */
+  overtaken: boolean;
+}
+const inFlight = new WeakMap<KeyValueStore, Map<string, LoadInFlight>>();
 
-function loadOnce(kv: KeyValueStore, key: string, run: () => Promise<LoadedAnswers | null>): Promise<LoadedAnswers | null> {
+function loadOnce(kv: KeyValueStore, key: string, run: (load: LoadInFlight) => Promise<LoadedAnswers | null>): Promise<LoadedAnswers | null> {
   let loads = inFlight.get(kv);
   if (!loads) inFlight.set(kv, (loads = new Map()));
   const running = loads.get(key);
-  if (running) return running;
-  const started = run().finally(() => loads.delete(key));
-  loads.set(key, started);
-  return started;
+  if (running?.promise) return running.promise;
+  const record: LoadInFlight = { overtaken: false };
+  record.promise = run(record).finally(() => {
+    if (loads.get(key) === record) loads.delete(key);
+  });
+  loads.set(key, record);
+  return record.promise;
+}
+
+/**
+ * An invalidation by this process: the running load must not store what it read, and reads that
+ * miss from now on start a load of their own instead of joining one that may predate the write.
+ * (Writes on other instances only delete the Redis entry; their reads are bounded by the TTL.)
+ */
+function forgetLoadInFlight(kv: KeyValueStore, key: string): void {
+  const loads = inFlight.get(kv);
+  const running = loads?.get(key);
+  if (!running) return;
+  running.overtaken = true;
+  loads?.delete(key);
 }
