@@ -3,6 +3,7 @@
 // index is a hash lookup per key combination; anything else scans. Candidates are always re-checked
 // with the full filter against the version the transaction sees.
 import { ObjectId } from 'bson';
+import { containsString, type Collation } from './collation.js';
 import { Codes, MongoCommandError } from './errors.js';
 import type { Index } from './indexes.js';
 import { compileFilter, type Matcher } from './query.js';
@@ -32,16 +33,19 @@ function equalityValues(cond: unknown): unknown[] | undefined {
   return [cond];
 }
 
-/** Top-level field conditions, flattening a top-level $and of plain conditions. */
-function fieldConditions(filter: Doc, out = new Map<string, unknown[]>()): Map<string, unknown[]> {
+/**
+ * Top-level field conditions, flattening a top-level $and of plain conditions. Under a collation,
+ * conditions on strings are left out: indexes (and the _id map) hold binary keys.
+ */
+function fieldConditions(filter: Doc, coll?: Collation, out = new Map<string, unknown[]>()): Map<string, unknown[]> {
   for (const [k, v] of Object.entries(filter)) {
     if (k === '$and' && Array.isArray(v)) {
-      for (const sub of v) if (isPlainObject(sub)) fieldConditions(sub, out);
+      for (const sub of v) if (isPlainObject(sub)) fieldConditions(sub, coll, out);
       continue;
     }
     if (k.startsWith('$')) continue;
     const vals = equalityValues(v);
-    if (!vals) continue;
+    if (!vals || (coll && vals.some(containsString))) continue;
     const prev = out.get(k);
     // Two equalities on one field: keep the narrower list, the matcher enforces both.
     if (!prev || vals.length < prev.length) out.set(k, vals);
@@ -85,9 +89,9 @@ function inNaturalOrder(chains: DocChain[]): DocChain[] {
 }
 
 /** Candidate documents for a filter, in natural (insertion) order. */
-export function candidates(coll: Collection, filter: Doc | undefined): Iterable<DocChain> {
+export function candidates(coll: Collection, filter: Doc | undefined, collation?: Collation): Iterable<DocChain> {
   if (!filter || Object.keys(filter).length === 0) return coll.chains.values();
-  const conds = fieldConditions(filter);
+  const conds = fieldConditions(filter, collation);
   const ids = conds.get('_id');
   if (ids) {
     const out: DocChain[] = [];
@@ -140,15 +144,17 @@ export interface ScanOptions {
   matcher?: Matcher;
   /** `let` variables for $expr. */
   variables?: Doc;
+  /** The command's collation (absent: binary string comparison). */
+  collation?: Collation;
 }
 
 export function scan(txn: Txn, coll: Collection | undefined, filter: Doc | undefined, opts: ScanOptions = {}): Hit[] {
   if (!coll) return [];
-  const matcher = opts.matcher ?? compileFilter(filter, opts.variables);
+  const matcher = opts.matcher ?? compileFilter(filter, opts.variables, opts.collation);
   const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
   const out: Hit[] = [];
   let examined = 0;
-  for (const chain of candidates(coll, filter)) {
+  for (const chain of candidates(coll, filter, opts.collation)) {
     examined++;
     const doc = txn.read(chain);
     if (doc && matcher(doc)) {
@@ -163,11 +169,11 @@ export function scan(txn: Txn, coll: Collection | undefined, filter: Doc | undef
 /** Like scan, for readers that need only the documents (no per-hit objects). */
 export function scanDocs(txn: Txn, coll: Collection | undefined, filter: Doc | undefined, opts: ScanOptions = {}): Doc[] {
   if (!coll) return [];
-  const matcher = opts.matcher ?? compileFilter(filter, opts.variables);
+  const matcher = opts.matcher ?? compileFilter(filter, opts.variables, opts.collation);
   const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
   const out: Doc[] = [];
   let examined = 0;
-  for (const chain of candidates(coll, filter)) {
+  for (const chain of candidates(coll, filter, opts.collation)) {
     examined++;
     const doc = txn.read(chain);
     if (doc && matcher(doc)) {

@@ -74,6 +74,7 @@ export const Codes = {
   ViewDepthLimitExceeded: 183,
   QueryFeatureNotAllowed: 224,
   GraphContainsCycle: 5,
+  UnsupportedFormat: 12,
 } as const;
 
 const codeNames = new Map<number, string>(Object.entries(Codes).map(([name, code]) => [code, name]));

@@ -8,8 +8,9 @@ import { Aggregator } from 'mingo/aggregator';
 import { evalExpr } from 'mingo/core';
 import type { Iterator } from 'mingo/lazy';
 import type { Options } from 'mingo/types';
+import { collationOf, containsString } from './collation.js';
 import { Codes, MongoCommandError } from './errors.js';
-import { cloneDoc, isPlainObject, keyOf, pathValues, type Doc } from './values.js';
+import { cloneDoc, isPlainObject, keyOf, pathValues, valuesEqual, type Doc } from './values.js';
 
 /** mingo's prepared options (its internal ComputeOptions): copied per document to bind `let` variables. */
 interface BoundOptions extends Options {
@@ -17,28 +18,26 @@ interface BoundOptions extends Options {
 }
 type OptionsClass = { init(o: Options): BoundOptions };
 
-const NULL_KEY = keyOf(null);
-
 /**
- * Keys a local document joins on: the path's values, with top-level arrays traversed (nested arrays
- * stay whole values). Missing, or an empty array, joins like null (mongod's classic engine).
+ * Values a local document joins on: the path's values, with top-level arrays traversed (nested
+ * arrays stay whole values). Missing, or an empty array, joins like null (mongod's classic engine).
  */
-function localKeys(doc: Doc, path: string): Set<string> {
-  const out = new Set<string>();
+function localValues(doc: Doc, path: string): unknown[] {
+  const out: unknown[] = [];
   for (const v of pathValues(doc, path)) {
-    if (!Array.isArray(v)) out.add(keyOf(v));
-    else if (v.length === 0) out.add(NULL_KEY);
-    else for (const el of v) out.add(keyOf(el));
+    if (!Array.isArray(v)) out.push(v);
+    else if (v.length === 0) out.push(null);
+    else out.push(...v);
   }
   return out;
 }
 
-/** Keys under which a foreign document is found: like a query's {foreignField: value} (arrays match whole or by element). */
-function foreignKeys(doc: Doc, path: string): Set<string> {
-  const out = new Set<string>();
+/** Values under which a foreign document is found: like a query's {foreignField: value} (arrays match whole or by element). */
+function foreignValues(doc: Doc, path: string): unknown[] {
+  const out: unknown[] = [];
   for (const v of pathValues(doc, path)) {
-    out.add(keyOf(v));
-    if (Array.isArray(v)) for (const el of v) out.add(keyOf(el));
+    out.push(v);
+    if (Array.isArray(v)) out.push(...v);
   }
   return out;
 }
@@ -84,10 +83,19 @@ export function lookupStage(coll: Iterator, expr: unknown, options: Options): It
   const { foreign, rest } = joinCollection(expr, (expr.pipeline ?? []) as Doc[], options);
 
   // Foreign documents by join key (their positions, so matches keep the foreign collection's order).
+  // Under a collation, keys holding strings are not binary-comparable: those foreign values are
+  // kept in a list and compared one by one with the collation.
+  const collation = collationOf(options);
   const byKey = new Map<string, number[]>();
+  const collated: { i: number; v: unknown }[] = [];
   if (keyed) {
     foreign.forEach((doc, i) => {
-      for (const k of foreignKeys(doc, foreignField as string)) {
+      for (const v of foreignValues(doc, foreignField as string)) {
+        if (collation && containsString(v)) {
+          collated.push({ i, v });
+          continue;
+        }
+        const k = keyOf(v);
         const list = byKey.get(k);
         if (list) list.push(i);
         else byKey.set(k, [i]);
@@ -98,7 +106,11 @@ export function lookupStage(coll: Iterator, expr: unknown, options: Options): It
   const matches = (doc: Doc): Doc[] => {
     if (!keyed) return foreign.map(cloneDoc);
     const hit = new Set<number>();
-    for (const k of localKeys(doc, localField as string)) for (const i of byKey.get(k) ?? []) hit.add(i);
+    for (const v of localValues(doc, localField as string)) {
+      if (collation && containsString(v)) {
+        for (const c of collated) if (valuesEqual(v, c.v, collation)) hit.add(c.i);
+      } else for (const i of byKey.get(keyOf(v)) ?? []) hit.add(i);
+    }
     return [...hit].sort((a, b) => a - b).map((i) => cloneDoc(foreign[i]));
   };
 

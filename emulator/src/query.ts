@@ -12,6 +12,8 @@ import * as mingoQueryOps from 'mingo/operators/query';
 import * as windowOps from 'mingo/operators/window';
 import { Query } from 'mingo/query';
 import type { Options, PipelineOperator, QueryOperator } from 'mingo/types';
+import { collationOf, containsString, refuseUnderCollation, type Collation } from './collation.js';
+import { accumulatorOverrides, expressionOverrides, groupStage, stageOverrides, type AccOp, type ExprOp, type StageOp } from './collation-ops.js';
 import { Codes, MongoCommandError } from './errors.js';
 import { lookupStage } from './lookup.js';
 import { jsonSchemaValidator } from './schema.js';
@@ -29,8 +31,8 @@ function candidates(doc: Doc, path: string): unknown[] {
   return out;
 }
 
-const eqMatch = (doc: Doc, path: string, value: unknown): boolean => {
-  for (const v of candidates(doc, path)) if (valuesEqual(v, value)) return true;
+const eqMatch = (doc: Doc, path: string, value: unknown, coll?: Collation): boolean => {
+  for (const v of candidates(doc, path)) if (valuesEqual(v, value, coll)) return true;
   return false;
 };
 
@@ -39,12 +41,16 @@ const IN_SET_THRESHOLD = 8;
 
 /**
  * $in: equality with any listed value (keyOf equality is BSON equality), or a regex match. Long
- * lists go through a set, so matching costs O(1) per value instead of O(list).
+ * lists go through a set, so matching costs O(1) per value instead of O(list). Under a collation,
+ * keyOf equality is binary for strings, so lists holding strings are compared one by one.
  */
-function inMatcher(values: unknown[]): (cands: unknown[]) => boolean {
+function inMatcher(values: unknown[], coll?: Collation): (cands: unknown[]) => boolean {
   const regexes = values.filter((v): v is RegExp => v instanceof RegExp);
   const plain = values.filter((v) => !(v instanceof RegExp));
   const matchRegex = (cands: unknown[]): boolean => regexes.some((r) => cands.some((v) => typeof v === 'string' && r.test(v)));
+  if (coll && plain.some(containsString)) {
+    return (cands) => plain.some((r) => cands.some((v) => valuesEqual(v, r, coll))) || matchRegex(cands);
+  }
   if (plain.length > IN_SET_THRESHOLD) {
     const keys = new Set(plain.map(keyOf));
     return (cands) => cands.some((v) => keys.has(keyOf(v))) || matchRegex(cands);
@@ -61,11 +67,13 @@ type QueryOpImpl = (selector: string, value: unknown, options: Options) => (obj:
 
 const rangeOp =
   (test: (c: number) => boolean): QueryOpImpl =>
-  (selector, value) =>
-  (doc) => {
+  (selector, value, options) => {
+    const coll = collationOf(options);
     const rank = typeRank(value);
-    for (const v of candidates(doc, selector)) if (typeRank(v) === rank && test(compareValues(v, value))) return true;
-    return false;
+    return (doc) => {
+      for (const v of candidates(doc, selector)) if (typeRank(v) === rank && test(compareValues(v, value, coll))) return true;
+      return false;
+    };
   };
 
 /** $type with every BSON type name/number (mingo lacks objectId, binData, timestamp...). */
@@ -84,17 +92,45 @@ const typeOp: QueryOpImpl = (selector, value) => {
   };
 };
 
+const mingoQuery = mingoQueryOps as unknown as Record<string, QueryOpImpl>;
+
+/**
+ * $all under a collation: MongoDB's meaning, a conjunction of one condition per listed value
+ * (equality, regex or $elemMatch), each evaluated with the collation. mingo's own $all (used
+ * without a collation) compares with its binary equality.
+ */
+const allOp: QueryOpImpl = (selector, value, options) => {
+  if (!collationOf(options)) return mingoQuery.$all(selector, value, options);
+  const list = requireArray('$all', value);
+  if (list.length === 0) return () => false;
+  const tests = list.map((v) => new Query({ [selector]: v }, options));
+  return (doc) => tests.every((q) => q.test(doc));
+};
+
 const queryOps: Record<string, QueryOpImpl> = {
   $type: typeOp,
-  $eq: (selector, value) => (doc) => eqMatch(doc, selector, value),
-  $ne: (selector, value) => (doc) => !eqMatch(doc, selector, value),
-  $in: (selector, value) => {
-    const test = inMatcher(requireArray('$in', value));
+  $eq: (selector, value, options) => {
+    const coll = collationOf(options);
+    return (doc) => eqMatch(doc, selector, value, coll);
+  },
+  $ne: (selector, value, options) => {
+    const coll = collationOf(options);
+    return (doc) => !eqMatch(doc, selector, value, coll);
+  },
+  $in: (selector, value, options) => {
+    const test = inMatcher(requireArray('$in', value), collationOf(options));
     return (doc) => test(candidates(doc, selector));
   },
-  $nin: (selector, value) => {
-    const test = inMatcher(requireArray('$nin', value));
+  $nin: (selector, value, options) => {
+    const test = inMatcher(requireArray('$nin', value), collationOf(options));
     return (doc) => !test(candidates(doc, selector));
+  },
+  $all: allOp,
+  // The schema's enum/pattern checks compare binary here; whether mongod applies the command's
+  // collation to them is not reproduced, so $jsonSchema is refused under a non-simple collation.
+  $jsonSchema: (selector, value, options) => {
+    if (collationOf(options)) throw refuseUnderCollation('$jsonSchema');
+    return mingoQuery.$jsonSchema(selector, value, options);
   },
   $gt: rangeOp((c) => c > 0),
   $gte: rangeOp((c) => c >= 0),
@@ -105,7 +141,7 @@ const queryOps: Record<string, QueryOpImpl> = {
 export type SortSpec = Record<string, 1 | -1>;
 
 /** Sort key of one field: arrays sort by their smallest element ascending, largest descending. */
-function sortKey(doc: Doc, path: string, dir: 1 | -1): unknown {
+function sortKey(doc: Doc, path: string, dir: 1 | -1, coll?: Collation): unknown {
   const vals: unknown[] = [];
   for (const v of pathValues(doc, path)) {
     if (Array.isArray(v)) vals.push(...(v.length ? v : [undefined]));
@@ -113,7 +149,7 @@ function sortKey(doc: Doc, path: string, dir: 1 | -1): unknown {
   }
   let best = vals[0];
   for (let i = 1; i < vals.length; i++) {
-    const c = compareValues(vals[i], best);
+    const c = compareValues(vals[i], best, coll);
     if ((dir === 1 && c < 0) || (dir === -1 && c > 0)) best = vals[i];
   }
   return best;
@@ -133,13 +169,14 @@ export function validateSort(spec: unknown): SortSpec {
   return out;
 }
 
-export function sortDocs<T extends Doc>(docs: T[], spec: SortSpec): T[] {
+/** Stable sort by a sort specification; strings by the collation when one is given. */
+export function sortDocs<T extends Doc>(docs: T[], spec: SortSpec, coll?: Collation): T[] {
   const fields = Object.entries(spec);
   // Decorate once: computing sort keys inside the comparator would redo path walks n log n times.
-  const decorated = docs.map((d, i) => ({ d, i, k: fields.map(([f, dir]) => sortKey(d, f, dir)) }));
+  const decorated = docs.map((d, i) => ({ d, i, k: fields.map(([f, dir]) => sortKey(d, f, dir, coll)) }));
   decorated.sort((a, b) => {
     for (let j = 0; j < fields.length; j++) {
-      const c = compareValues(a.k[j], b.k[j]);
+      const c = compareValues(a.k[j], b.k[j], coll);
       if (c !== 0) return c * fields[j][1];
     }
     return a.i - b.i;
@@ -147,10 +184,24 @@ export function sortDocs<T extends Doc>(docs: T[], spec: SortSpec): T[] {
   return decorated.map((x) => x.d);
 }
 
-const sortStage = (coll: Iterator, expr: unknown): Iterator => {
+const sortStage = (coll: Iterator, expr: unknown, options?: Options): Iterator => {
   const spec = validateSort(expr);
-  return coll.transform((items: unknown[]) => Lazy(sortDocs(items as Doc[], spec)));
+  const collation = collationOf(options);
+  return coll.transform((items: unknown[]) => Lazy(sortDocs(items as Doc[], spec, collation)));
 };
+
+const mingoPipeline = pipelineOps as unknown as Record<string, StageOp>;
+const collatedGroup = groupStage(mingoPipeline.$group);
+
+/** $sortByCount is mingo's own $group + $sort, which know no collation: ours under one. */
+const sortByCountStage: StageOp = (coll, expr, options) => {
+  if (!collationOf(options)) return mingoPipeline.$sortByCount(coll, expr, options);
+  return sortStage(collatedGroup(coll, { _id: expr, count: { $sum: 1 } }, options), { count: -1 }, options);
+};
+
+const expressionTable = expressionOps as unknown as Record<string, ExprOp>;
+const accumulatorTable = accumulatorOps as unknown as Record<string, AccOp>;
+const collationExpressions = expressionOverrides(expressionTable);
 
 // One context with every mingo operator and our replacements, built once. (mingo's top-level
 // Query/Aggregator merge contexts on every construction, and the merge keeps mingo's own operators
@@ -158,12 +209,22 @@ const sortStage = (coll: Iterator, expr: unknown): Iterator => {
 type Ops<T> = Record<`$${string}`, T>;
 type InitOps = NonNullable<Parameters<typeof Context.init>[0]>;
 export const emulatorContext = Context.init({
-  accumulator: accumulatorOps as unknown as InitOps['accumulator'],
-  expression: expressionOps as unknown as InitOps['expression'],
+  accumulator: { ...accumulatorTable, ...accumulatorOverrides(accumulatorTable) } as unknown as InitOps['accumulator'],
+  expression: { ...expressionTable, ...collationExpressions } as unknown as InitOps['expression'],
   projection: projectionOps as unknown as InitOps['projection'],
   window: windowOps as unknown as InitOps['window'],
   query: { ...(mingoQueryOps as unknown as Ops<QueryOperator>), ...(queryOps as unknown as Ops<QueryOperator>) },
-  pipeline: { ...(pipelineOps as unknown as Ops<PipelineOperator>), $sort: sortStage as unknown as PipelineOperator, $lookup: lookupStage as unknown as PipelineOperator },
+  pipeline: {
+    ...(pipelineOps as unknown as Ops<PipelineOperator>),
+    ...(stageOverrides(mingoPipeline) as unknown as Ops<PipelineOperator>),
+    $sort: sortStage as unknown as PipelineOperator,
+    $sortByCount: sortByCountStage as unknown as PipelineOperator,
+    $lookup: lookupStage as unknown as PipelineOperator,
+    // Reached only inside $lookup/$unionWith, whose sub-pipelines run against a collection.
+    $listLocalSessions: (() => {
+      throw new MongoCommandError(Codes.InvalidNamespace, '$listLocalSessions must be run against the database with {aggregate: 1}, not a collection');
+    }) as unknown as PipelineOperator,
+  },
 });
 
 const plainOptions: Partial<Options> = {
@@ -216,16 +277,24 @@ function prepareOptions(): (o: Partial<Options>) => Options {
 const makeOptions = prepareOptions();
 const prepared = makeOptions(plainOptions);
 
-/** Options for mingo; only commands with `let` variables pay for a fresh operator table. */
-export function mingoOptions(variables?: Doc): Options {
-  return variables ? makeOptions({ ...plainOptions, variables }) : prepared;
+/**
+ * Options for mingo; only commands with `let` variables or a collation pay for a fresh operator
+ * table. The collation travels in mingo's own `collation` option (typed for mingo's spec, which
+ * only its replaced $sort reads), where the emulator's operators find it (collationOf).
+ */
+export function mingoOptions(variables?: Doc, collation?: Collation): Options {
+  if (!variables && !collation) return prepared;
+  return makeOptions({ ...plainOptions, variables, collation: collation as unknown as Options['collation'] });
 }
 
-/** For mingo's updater, which always rebuilds its context: a small one holding just our query operators. */
-export const updaterQueryOptions: Partial<Options> = {
-  ...plainOptions,
-  context: Context.init({ query: queryOps as unknown as Ops<QueryOperator> }),
-};
+/**
+ * For mingo's updater, which always rebuilds its context: a small one holding our query operators
+ * and comparison expressions (it re-tests the filter, and evaluates arrayFilters and `$`).
+ */
+const updaterContext = Context.init({ query: queryOps as unknown as Ops<QueryOperator>, expression: collationExpressions as unknown as InitOps['expression'] });
+export function updaterQueryOptions(collation?: Collation): Partial<Options> {
+  return { ...plainOptions, context: updaterContext, collation: collation as unknown as Options['collation'] };
+}
 
 /** Turns mingo's exceptions into the error mongod reports for the same mistake. */
 export function translateMingoError(e: unknown, kind: 'query' | 'aggregate' | 'update' | 'projection'): MongoCommandError {
@@ -257,7 +326,7 @@ const plainScalar = (v: unknown): boolean =>
  * with plain scalars. Same semantics as the general matcher (an array field matches if one of its
  * elements is equal); anything else goes to mingo.
  */
-function compileSimple(filter: Doc): Matcher | undefined {
+function compileSimple(filter: Doc, coll?: Collation): Matcher | undefined {
   const tests: [string, unknown[]][] = [];
   for (const [field, cond] of Object.entries(filter)) {
     if (field.startsWith('$') || field.includes('.')) return undefined;
@@ -270,6 +339,8 @@ function compileSimple(filter: Doc): Matcher | undefined {
       else return undefined;
     } else values = [cond];
     if (!values.every(plainScalar)) return undefined;
+    // Strings under a collation are not keyOf-equal: left to the general (collation-aware) matcher.
+    if (coll && values.some(containsString)) return undefined;
     tests.push([field, values]);
   }
   const checks = tests.map(([field, values]): ((doc: Doc) => boolean) => {
@@ -293,14 +364,15 @@ function compileSimple(filter: Doc): Matcher | undefined {
   };
 }
 
-export function compileFilter(filter: unknown, variables?: Doc): Matcher {
+/** Compiles a query filter; `collation` (absent: binary) applies to every string comparison. */
+export function compileFilter(filter: unknown, variables?: Doc, collation?: Collation): Matcher {
   if (filter === undefined || filter === null) return () => true;
   if (!isPlainObject(filter)) throw new MongoCommandError(Codes.TypeMismatch, "Expected field filter to be of type object");
   if (Object.keys(filter).length === 0) return () => true;
-  const simple = compileSimple(filter);
+  const simple = compileSimple(filter, collation);
   if (simple) return simple;
   try {
-    const q = new Query(filter, mingoOptions(variables));
+    const q = new Query(filter, mingoOptions(variables, collation));
     return (doc) => {
       try {
         return q.test(doc);

@@ -2,6 +2,7 @@
 // skips), replacements, pipeline updates, and the document an upsert inserts.
 import { Aggregator } from 'mingo/aggregator';
 import { update as mingoUpdate } from 'mingo/updater';
+import { containsString, refuseUnderCollation, type Collation } from './collation.js';
 import { Codes, MongoCommandError } from './errors.js';
 import { mingoOptions, translateMingoError, updaterQueryOptions } from './query.js';
 import { bsonTypeName, cloneDoc, getPath, hasWideNumber, isPlainObject, keyOf, numericValue, type Doc } from './values.js';
@@ -23,8 +24,25 @@ export function updateKind(u: unknown): UpdateKind {
 
 const hasPositional = (path: string): boolean => path.split('.').some((p) => p.startsWith('$'));
 
+/**
+ * Update operators that compare values (mongod applies the statement's collation to them). $pull
+ * and $pullAll need nothing: mingo evaluates them with the emulator's collation-aware query operators.
+ */
+const comparingOps = new Set(['$addToSet', '$min', '$max']);
+
+/** mingo compares these with binary equality/order; refused when a string meets a collation. */
+function refuseBinaryComparison(op: string, path: string, val: unknown, doc: Doc, coll: Collation | undefined): void {
+  if (!coll) return;
+  const sorts = op === '$push' && isPlainObject(val) && '$sort' in val;
+  if (!comparingOps.has(op) && !sorts) return;
+  // A positional path's current value is not known here: assume it may hold strings.
+  if (hasPositional(path) || containsString(val) || containsString(getPath(doc, path))) {
+    throw refuseUnderCollation(`the update operator ${op}${sorts ? ' with $sort' : ''} on strings`);
+  }
+}
+
 /** Checks mongod performs and mingo does not: operand and target types. */
-function validateOperators(doc: Doc, u: Doc): void {
+function validateOperators(doc: Doc, u: Doc, coll?: Collation): void {
   const idDesc = `{_id: ${formatValue(doc._id)}}`;
   for (const [op, arg] of Object.entries(u)) {
     if (!supportedOps.has(op)) {
@@ -34,6 +52,7 @@ function validateOperators(doc: Doc, u: Doc): void {
       throw new MongoCommandError(Codes.FailedToParse, `Modifiers operate on fields but we found type ${bsonTypeName(arg)} instead. For example: {$mod: {<field>: ...}} not {${op}: ${formatValue(arg)}}`);
     }
     for (const [path, val] of Object.entries(arg)) {
+      refuseBinaryComparison(op, path, val, doc, coll);
       if (path === '_id' || path.startsWith('_id.')) {
         if (op !== '$set' && op !== '$setOnInsert' && op !== '$min' && op !== '$max') {
           throw new MongoCommandError(Codes.ImmutableField, `Performing an update on the path '_id' would modify the immutable field '_id'`);
@@ -104,15 +123,17 @@ export interface UpdateOptions {
   inserting?: boolean;
   /** `let` variables (pipeline updates). */
   variables?: Doc;
+  /** The statement's collation: for the filter's `$`, arrayFilters, $pull and pipeline expressions. */
+  collation?: Collation;
 }
 
 /** Returns the updated copy of `doc`; `doc` itself is never mutated. */
 export function applyUpdate(doc: Doc, u: unknown, opts: UpdateOptions = {}): Doc {
   const kind = updateKind(u);
   if (kind === 'replacement') return replacement(doc, u as Doc);
-  if (kind === 'pipeline') return pipelineUpdate(doc, u as Doc[], opts.variables);
+  if (kind === 'pipeline') return pipelineUpdate(doc, u as Doc[], opts.variables, opts.collation);
   const ops = { ...(u as Doc) };
-  validateOperators(doc, ops);
+  validateOperators(doc, ops, opts.collation);
   const onInsert = ops.$setOnInsert as Doc | undefined;
   delete ops.$setOnInsert;
   if (opts.inserting && onInsert && Object.keys(onInsert).length) {
@@ -128,7 +149,7 @@ export function applyUpdate(doc: Doc, u: unknown, opts: UpdateOptions = {}): Doc
   if (!simpleTopLevel(out, ops)) {
     seedPushTargets(out, ops);
     try {
-      mingoUpdate(out, ops, opts.arrayFilters, opts.filter, { cloneMode: 'deep', queryOptions: updaterQueryOptions });
+      mingoUpdate(out, ops, opts.arrayFilters, opts.filter, { cloneMode: 'deep', queryOptions: updaterQueryOptions(opts.collation) });
     } catch (e) {
       throw translateUpdateError(e);
     }
@@ -176,7 +197,7 @@ function replacement(doc: Doc, r: Doc): Doc {
   return doc._id === undefined ? { ...cloneDoc(r) } : { _id: doc._id, ...rest };
 }
 
-function pipelineUpdate(doc: Doc, stages: Doc[], variables?: Doc): Doc {
+function pipelineUpdate(doc: Doc, stages: Doc[], variables?: Doc, collation?: Collation): Doc {
   for (const st of stages) {
     const name = isPlainObject(st) ? Object.keys(st)[0] : undefined;
     if (!name || !pipelineStages.has(name)) {
@@ -185,7 +206,7 @@ function pipelineUpdate(doc: Doc, stages: Doc[], variables?: Doc): Doc {
   }
   let out: Doc[];
   try {
-    out = new Aggregator(stages, mingoOptions(variables)).run([cloneDoc(doc)]);
+    out = new Aggregator(stages, mingoOptions(variables, collation)).run([cloneDoc(doc)]);
   } catch (e) {
     throw translateMingoError(e, 'aggregate');
   }

@@ -2,6 +2,7 @@
 // int/long/double/decimal, a canonical string key (for index maps and hash lookups) and a cheap
 // document clone that copies containers but shares immutable BSON scalars.
 import { Binary, Decimal128, Long, ObjectId, Timestamp, BSONRegExp, Int32, Double, BSONSymbol } from 'bson';
+import type { Collation } from './collation.js';
 
 export type Doc = Record<string, unknown>;
 
@@ -101,8 +102,11 @@ function compareNumbers(a: unknown, b: unknown): number {
   return cmpPrim(x, y);
 }
 
-/** Total order over BSON values, as MongoDB compares them (used for sort and range queries). */
-export function compareValues(a: unknown, b: unknown): number {
+/**
+ * Total order over BSON values, as MongoDB compares them (used for sort and range queries). With a
+ * collation, strings (also inside documents and arrays; never field names) compare by its rules.
+ */
+export function compareValues(a: unknown, b: unknown, coll?: Collation): number {
   const ra = typeRank(a);
   const rb = typeRank(b);
   if (ra !== rb) return ra < rb ? -1 : 1;
@@ -113,16 +117,21 @@ export function compareValues(a: unknown, b: unknown): number {
       return 0;
     case 3:
       return compareNumbers(a, b);
-    case 4:
-      return cmpPrim(String(a instanceof BSONSymbol ? a.value : a), String(b instanceof BSONSymbol ? b.value : b));
+    case 4: {
+      const x = String(a instanceof BSONSymbol ? a.value : a);
+      const y = String(b instanceof BSONSymbol ? b.value : b);
+      if (!coll) return cmpPrim(x, y);
+      const c = coll.compare(x, y);
+      return c < 0 ? -1 : c > 0 ? 1 : 0;
+    }
     case 5:
-      return compareObjects(a as Doc, b as Doc);
+      return compareObjects(a as Doc, b as Doc, coll);
     case 6: {
       const xs = a as unknown[];
       const ys = b as unknown[];
       const n = Math.min(xs.length, ys.length);
       for (let i = 0; i < n; i++) {
-        const c = compareValues(xs[i], ys[i]);
+        const c = compareValues(xs[i], ys[i], coll);
         if (c !== 0) return c;
       }
       return cmpPrim(xs.length, ys.length);
@@ -157,12 +166,12 @@ function regexParts(v: unknown): [string, string] {
   return [r.pattern, r.options];
 }
 
-function compareObjects(a: Doc, b: Doc): number {
+function compareObjects(a: Doc, b: Doc, coll?: Collation): number {
   const ka = Object.keys(a);
   const kb = Object.keys(b);
   const n = Math.min(ka.length, kb.length);
   for (let i = 0; i < n; i++) {
-    const c = typeRank(a[ka[i]]) - typeRank(b[kb[i]]) || cmpPrim(ka[i], kb[i]) || compareValues(a[ka[i]], b[kb[i]]);
+    const c = typeRank(a[ka[i]]) - typeRank(b[kb[i]]) || cmpPrim(ka[i], kb[i]) || compareValues(a[ka[i]], b[kb[i]], coll);
     if (c !== 0) return c < 0 ? -1 : 1;
   }
   return cmpPrim(ka.length, kb.length);
@@ -178,14 +187,15 @@ function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
   return true;
 }
 
-export function valuesEqual(a: unknown, b: unknown): boolean {
+/** BSON equality (numbers of every width equal); strings by the collation when one is given. */
+export function valuesEqual(a: unknown, b: unknown, coll?: Collation): boolean {
   if (a === b) return true;
   // Fast paths for the common scalar cases before the general comparison.
   const ta = typeof a;
-  if (ta === 'string' || typeof b === 'string') return false;
+  if (ta === 'string' || typeof b === 'string') return coll !== undefined && ta === typeof b && coll.compare(a as string, b as string) === 0;
   if (ta === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b);
   if (a instanceof ObjectId && b instanceof ObjectId) return sameBytes(a.id, b.id);
-  return typeRank(a) === typeRank(b) && compareValues(a, b) === 0;
+  return typeRank(a) === typeRank(b) && compareValues(a, b, coll) === 0;
 }
 
 /**

@@ -9,7 +9,7 @@ import { Collection } from '../storage.js';
 import { duplicateKey } from '../txn.js';
 import { isPlainObject, keyOf, type Doc } from '../values.js';
 import { applyValidation, validationFields, viewDefinition } from './collection-options.js';
-import { checkCollation, genericFields } from './common.js';
+import { commandCollation, genericFields } from './common.js';
 
 /** create options that change nothing observable here. */
 const harmlessCreateOptions = new Set(['autoIndexId', 'storageEngine', 'indexOptionDefaults', 'flags']);
@@ -66,6 +66,15 @@ export const listCollections: Handler = (ctx) => {
   return ctx.state.cursors.first(`${ctx.db}.$cmd.listCollections`, docs, batchSize, false, ctx.session?.id);
 };
 
+/**
+ * A default collation on a collection or view would change every command's comparisons and its
+ * indexes' keys: only the simple one (a no-op) is accepted; others are parsed (malformed ones fail
+ * like mongod's) and then refused.
+ */
+function refuseDefaultCollation(raw: unknown, what: string): void {
+  if (commandCollation(raw)) throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support ${what} with a default collation (only the simple binary comparison)`);
+}
+
 export const create: Handler = async (ctx) => {
   const name = collectionName(ctx);
   const b = ctx.body;
@@ -74,10 +83,12 @@ export const create: Handler = async (ctx) => {
   for (const [k, v] of Object.entries(b)) {
     if (k === 'create' || genericFields.has(k)) continue;
     if (isView && k !== 'viewOn' && k !== 'pipeline') {
-      if (k === 'collation') checkCollation(v);
+      if (k === 'collation') refuseDefaultCollation(v, 'views');
       else throw new MongoCommandError(Codes.InvalidOptions, `option not supported on a view: ${k}`);
     } else if (!isView && k === 'pipeline') {
       throw new MongoCommandError(Codes.InvalidOptions, "'pipeline' requires 'viewOn' to also be specified");
+    } else if (!isView && k === 'collation') {
+      refuseDefaultCollation(v, 'collections');
     } else if (!isView && !harmlessCreateOptions.has(k) && !validationFields.has(k)) {
       throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support the collection option '${k}'`);
     }

@@ -1,14 +1,17 @@
 // Argument checks shared by several commands: options the emulator refuses rather than ignores.
+import { parseCollation, type Collation } from '../collation.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import type { Collection } from '../storage.js';
 import { isPlainObject, keyOf } from '../values.js';
 
-/** Collations change comparison semantics; only the default ("simple") one is supported. */
-export function checkCollation(collation: unknown): void {
-  if (collation === undefined || collation === null) return;
-  if (isPlainObject(collation) && collation.locale === 'simple' && Object.keys(collation).length === 1) return;
-  throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support collation (only the simple binary comparison)');
-}
+/**
+ * A command's (or statement's) `collation`: undefined for simple binary comparison. Malformed
+ * documents fail like mongod's; collations the emulator cannot reproduce fail with 238.
+ */
+export const commandCollation = (raw: unknown): Collation | undefined => parseCollation(raw);
+
+/** Views here always have the simple default collation: reading one with another fails, as in mongod. */
+export const viewCollationError = (): MongoCommandError => new MongoCommandError(Codes.OptionNotSupportedOnView, "Cannot override a view's default collation");
 
 /** A hint must name an existing index, as mongod requires; it does not change results. */
 export function checkHint(coll: Collection | undefined, hint: unknown): void {

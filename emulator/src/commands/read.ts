@@ -2,11 +2,12 @@
 import { collectionName, getCollection, readStatement, type Ctx, type Handler } from '../context.js';
 import { scanDocs } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
+import type { Collation } from '../collation.js';
 import { applyProjection, evalLet, sortDocs, validateSort } from '../query.js';
 import type { Txn } from '../txn.js';
 import { compareValues, isPlainObject, keyOf, pathValues, type Doc } from '../values.js';
 import { runWriteStage, splitWriteStage } from './aggregate-out.js';
-import { checkCollation, checkHint } from './common.js';
+import { checkHint, commandCollation } from './common.js';
 import { runPipeline, validatePipeline } from './pipeline.js';
 
 const refusedFindOptions = ['tailable', 'awaitData', 'min', 'max', 'returnKey', 'showRecordId', 'oplogReplay'];
@@ -31,8 +32,8 @@ function filterArg(ctx: Ctx, name: string): Doc | undefined {
  * Documents of collection or view `name` that match `filter`, as `txn` sees them. A view is read
  * like mongod does: its pipeline followed by a $match.
  */
-function matching(ctx: Ctx, txn: Txn, name: string, filter: Doc | undefined, opts: { limit?: number; variables?: Doc } = {}): Doc[] {
-  if (ctx.state.store.view(ctx.db, name)) return runPipeline(ctx, txn, name, filter ? [{ $match: filter }] : [], opts.variables);
+function matching(ctx: Ctx, txn: Txn, name: string, filter: Doc | undefined, opts: { limit?: number; variables?: Doc; collation?: Collation } = {}): Doc[] {
+  if (ctx.state.store.view(ctx.db, name)) return runPipeline(ctx, txn, name, filter ? [{ $match: filter }] : [], opts.variables, opts.collation);
   return scanDocs(txn, getCollection(ctx, name), filter, opts);
 }
 
@@ -42,7 +43,7 @@ export const find: Handler = (ctx) => {
   for (const opt of refusedFindOptions) {
     if (b[opt] !== undefined && b[opt] !== false) throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support the find option '${opt}'`);
   }
-  checkCollation(b.collation);
+  const collation = commandCollation(b.collation);
   const filter = filterArg(ctx, 'filter');
   const sort = b.sort !== undefined && b.sort !== null && Object.keys(b.sort as Doc).length ? validateSort(b.sort) : undefined;
   const skip = intArg(ctx, 'skip') ?? 0;
@@ -57,8 +58,8 @@ export const find: Handler = (ctx) => {
   if (batchSize !== undefined && batchSize < 0) throw new MongoCommandError(Codes.BadValue, "BSON field 'batchSize' value must be >= 0, actual value '" + batchSize + "'");
   const coll = getCollection(ctx, name);
   checkHint(coll, b.hint);
-  let docs = readStatement(ctx, (txn) => matching(ctx, txn, name, filter, { limit: sort || !limit ? 0 : skip + limit, variables: letOf(ctx) }));
-  if (sort) docs = sortDocs(docs, sort);
+  let docs = readStatement(ctx, (txn) => matching(ctx, txn, name, filter, { limit: sort || !limit ? 0 : skip + limit, variables: letOf(ctx), collation }));
+  if (sort) docs = sortDocs(docs, sort, collation);
   if (skip) docs = docs.slice(skip);
   if (limit) docs = docs.slice(0, limit);
   docs = applyProjection(docs, b.projection);
@@ -81,13 +82,13 @@ export const killCursors: Handler = (ctx) => {
 
 export const count: Handler = (ctx) => {
   const name = collectionName(ctx);
-  checkCollation(ctx.body.collation);
+  const collation = commandCollation(ctx.body.collation);
   const coll = getCollection(ctx, name);
   checkHint(coll, ctx.body.hint);
   const skip = intArg(ctx, 'skip') ?? 0;
   const limit = Math.abs(intArg(ctx, 'limit') ?? 0);
   const query = filterArg(ctx, 'query');
-  let n = readStatement(ctx, (txn) => matching(ctx, txn, name, query).length);
+  let n = readStatement(ctx, (txn) => matching(ctx, txn, name, query, { collation }).length);
   n = Math.max(0, n - skip);
   if (limit) n = Math.min(n, limit);
   return { n };
@@ -97,9 +98,9 @@ export const distinct: Handler = (ctx) => {
   const name = collectionName(ctx);
   const key = ctx.body.key;
   if (typeof key !== 'string') throw new MongoCommandError(Codes.FailedToParse, "BSON field 'distinct.key' is missing but a required field");
-  checkCollation(ctx.body.collation);
+  const collation = commandCollation(ctx.body.collation);
   const query = filterArg(ctx, 'query');
-  const docs = readStatement(ctx, (txn) => matching(ctx, txn, name, query));
+  const docs = readStatement(ctx, (txn) => matching(ctx, txn, name, query, { collation }));
   const seen = new Map<string, unknown>();
   for (const d of docs) {
     for (const v of pathValues(d, key)) {
@@ -110,8 +111,18 @@ export const distinct: Handler = (ctx) => {
       }
     }
   }
-  return { values: [...seen.values()].sort(compareValues) };
+  return { values: collation ? distinctByCollation([...seen.values()], collation) : [...seen.values()].sort(compareValues) };
 };
+
+/**
+ * Distinct values under a collation, in its order: values it deems equal ("PING", "ping" at
+ * strength 2) are one, represented by the first one met, as mongod's collation-ordered set keeps.
+ */
+function distinctByCollation(values: unknown[], collation: Collation): unknown[] {
+  // Array.prototype.sort is stable, so among equal values the first met stays first.
+  const sorted = values.sort((a, b) => compareValues(a, b, collation));
+  return sorted.filter((v, i) => i === 0 || compareValues(sorted[i - 1], v, collation) !== 0);
+}
 
 export const aggregate: Handler = async (ctx) => {
   const b = ctx.body;
@@ -121,17 +132,21 @@ export const aggregate: Handler = async (ctx) => {
   if (!Array.isArray(b.pipeline)) throw new MongoCommandError(Codes.TypeMismatch, "'pipeline' option must be specified as an array");
   if (b.explain) throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support explain');
   if (!isPlainObject(b.cursor)) throw new MongoCommandError(Codes.FailedToParse, "The 'cursor' option is required, except for aggregate with the explain argument");
-  checkCollation(b.collation);
+  const collation = commandCollation(b.collation);
   const { rest: pipeline, write } = splitWriteStage(b.pipeline as Doc[]);
-  if (dbLevel && (!pipeline[0] || !('$documents' in pipeline[0]))) {
-    throw new MongoCommandError(Codes.NotImplemented, "The emulator supports 'aggregate: 1' only with a leading $documents stage");
+  // A misplaced $listLocalSessions is left to validatePipeline (mongod's 40602).
+  const has = (st: unknown, stage: string): boolean => isPlainObject(st) && stage in st;
+  if (dbLevel && !has(pipeline[0], '$documents') && !pipeline.some((st) => has(st, '$listLocalSessions'))) {
+    throw new MongoCommandError(Codes.NotImplemented, "The emulator supports 'aggregate: 1' only with a leading $documents or $listLocalSessions stage");
   }
-  validatePipeline(pipeline);
+  validatePipeline(pipeline, dbLevel ? 'database' : 'collection');
+  // $merge matches documents through the target's unique index, whose collation is the simple one.
+  if (collation && write?.kind === '$merge') throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support $merge with a non-simple collation');
   const coll = dbLevel ? undefined : getCollection(ctx, target as string);
   checkHint(coll, b.hint);
   const batchSize = typeof (b.cursor as Doc).batchSize === 'number' ? ((b.cursor as Doc).batchSize as number) : undefined;
   const variables = letOf(ctx);
-  const results = readStatement(ctx, (txn) => runPipeline(ctx, txn, dbLevel ? undefined : (target as string), pipeline, variables));
+  const results = readStatement(ctx, (txn) => runPipeline(ctx, txn, dbLevel ? undefined : (target as string), pipeline, variables, collation));
   const ns = dbLevel ? `${ctx.db}.$cmd.aggregate` : `${ctx.db}.${target as string}`;
   if (write) {
     await runWriteStage(ctx, write, results);

@@ -4,11 +4,12 @@ import { collectionName, ensureCollection, getCollection, refuseView, writeOptio
 import { deleteDoc, insertDoc, replaceDoc, scan } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import { applyProjection, compileFilter, evalLet, sortDocs, validateSort } from '../query.js';
+import type { Collation } from '../collation.js';
 import type { Collection } from '../storage.js';
 import type { Txn } from '../txn.js';
 import { applyUpdate, updateKind, upsertSeed } from '../update.js';
 import { isPlainObject, keyOf, type Doc } from '../values.js';
-import { checkCollation, checkHint } from './common.js';
+import { checkHint, commandCollation } from './common.js';
 
 interface WriteError {
   index: number;
@@ -87,24 +88,26 @@ interface UpdateStmt {
   c?: Doc;
 }
 
-function validateUpdateStmt(coll: Collection | undefined, s: UpdateStmt): void {
+/** Checks a statement and returns its collation (undefined: binary). */
+function validateUpdateStmt(coll: Collection | undefined, s: UpdateStmt): Collation | undefined {
   if (!isPlainObject(s.q)) throw new MongoCommandError(Codes.FailedToParse, "BSON field 'update.updates.q' is missing but a required field");
   if (s.u === undefined) throw new MongoCommandError(Codes.FailedToParse, "BSON field 'update.updates.u' is missing but a required field");
-  checkCollation(s.collation);
+  const collation = commandCollation(s.collation);
   checkHint(coll, s.hint);
   if (s.multi && updateKind(s.u) === 'replacement') {
     throw new MongoCommandError(Codes.FailedToParse, 'multi update is not supported for replacement-style update');
   }
+  return collation;
 }
 
 /** The document an upsert inserts when nothing matches. */
-export function upsertDocument(filter: Doc | undefined, u: unknown, arrayFilters?: Doc[], variables?: Doc): Doc {
+export function upsertDocument(filter: Doc | undefined, u: unknown, arrayFilters?: Doc[], variables?: Doc, collation?: Collation): Doc {
   const seed = upsertSeed(filter);
   if (updateKind(u) === 'replacement') {
     const repl = applyUpdate({}, u);
     return '_id' in repl || seed._id === undefined ? repl : { _id: seed._id, ...repl };
   }
-  return applyUpdate(seed, u, { inserting: true, arrayFilters, filter, variables });
+  return applyUpdate(seed, u, { inserting: true, arrayFilters, filter, variables, collation });
 }
 
 /** Command-level `let` merged with a statement's own variables (`c`). */
@@ -125,19 +128,19 @@ interface StmtResult {
   upsertedId?: unknown;
 }
 
-function updateOnce(ctx: Ctx, txn: Txn, s: UpdateStmt): StmtResult {
+function updateOnce(ctx: Ctx, txn: Txn, s: UpdateStmt, collation: Collation | undefined): StmtResult {
   const variables = letVars(ctx, s.c);
-  const matcher = compileFilter(s.q, variables);
+  const matcher = compileFilter(s.q, variables, collation);
   const existing = getCollection(ctx);
-  const hits = existing ? scan(txn, existing, s.q, { limit: s.multi ? 0 : 1, matcher }) : [];
+  const hits = existing ? scan(txn, existing, s.q, { limit: s.multi ? 0 : 1, matcher, collation }) : [];
   if (hits.length === 0) {
     if (!s.upsert) return { n: 0, nModified: 0 };
-    const doc = insertDoc(txn, createIfMissing(ctx, txn), upsertDocument(s.q, s.u, s.arrayFilters, variables), writeOptions(ctx));
+    const doc = insertDoc(txn, createIfMissing(ctx, txn), upsertDocument(s.q, s.u, s.arrayFilters, variables, collation), writeOptions(ctx));
     return { n: 1, nModified: 0, upsertedId: doc._id };
   }
   let nModified = 0;
   for (const h of hits) {
-    const next = applyUpdate(h.doc, s.u, { arrayFilters: s.arrayFilters, filter: s.q, variables });
+    const next = applyUpdate(h.doc, s.u, { arrayFilters: s.arrayFilters, filter: s.q, variables, collation });
     if (keyOf(next) === keyOf(h.doc)) continue;
     replaceDoc(txn, h.chain.coll, h.chain, next, writeOptions(ctx));
     nModified++;
@@ -154,8 +157,8 @@ export const update: Handler = async (ctx) => {
   let nModified = 0;
   const upserted: Doc[] = [];
   const errors = await runStatements(ctx, stmts, ctx.body.ordered !== false, async (s, index) => {
-    validateUpdateStmt(existing, s);
-    const r = await writeStatement(ctx, (txn) => updateOnce(ctx, txn, s));
+    const collation = validateUpdateStmt(existing, s);
+    const r = await writeStatement(ctx, (txn) => updateOnce(ctx, txn, s, collation));
     n += r.n;
     nModified += r.nModified;
     if (r.upsertedId !== undefined) upserted.push({ index, _id: r.upsertedId });
@@ -181,11 +184,11 @@ export const del: Handler = async (ctx) => {
   const errors = await runStatements(ctx, stmts, ctx.body.ordered !== false, async (s) => {
     if (!isPlainObject(s.q)) throw new MongoCommandError(Codes.FailedToParse, "BSON field 'delete.deletes.q' is missing but a required field");
     if (s.limit !== 0 && s.limit !== 1) throw new MongoCommandError(Codes.FailedToParse, 'The limit field in delete objects must be 0 or 1. Got ' + String(s.limit));
-    checkCollation(s.collation);
+    const collation = commandCollation(s.collation);
     checkHint(coll, s.hint);
     if (!coll) return;
     n += await writeStatement(ctx, (txn) => {
-      const hits = scan(txn, coll, s.q, { limit: s.limit, variables: letVars(ctx) });
+      const hits = scan(txn, coll, s.q, { limit: s.limit, variables: letVars(ctx), collation });
       for (const h of hits) deleteDoc(txn, h.chain);
       return hits.length;
     });
@@ -203,7 +206,7 @@ export const findAndModify: Handler = async (ctx) => {
   if (!remove && b.update === undefined) throw new MongoCommandError(Codes.FailedToParse, 'Either an update or remove=true must be specified');
   if (remove && b.new === true) throw new MongoCommandError(Codes.FailedToParse, "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document");
   if (remove && b.upsert === true) throw new MongoCommandError(Codes.FailedToParse, 'Cannot specify both upsert=true and remove=true');
-  checkCollation(b.collation);
+  const collation = commandCollation(b.collation);
   const sort = b.sort !== undefined && b.sort !== null ? validateSort(b.sort) : undefined;
   const arrayFilters = b.arrayFilters as Doc[] | undefined;
   const existing = getCollection(ctx);
@@ -213,11 +216,11 @@ export const findAndModify: Handler = async (ctx) => {
   const result = await writeStatement(ctx, (txn): Doc => {
     const coll = getCollection(ctx);
     const variables = letVars(ctx);
-    const matcher = compileFilter(query, variables);
-    let hits = coll ? scan(txn, coll, query, { limit: sort ? 0 : 1, matcher }) : [];
+    const matcher = compileFilter(query, variables, collation);
+    let hits = coll ? scan(txn, coll, query, { limit: sort ? 0 : 1, matcher, collation }) : [];
     if (sort && hits.length > 1) {
       const order = new Map(hits.map((h) => [h.doc, h]));
-      hits = sortDocs(hits.map((h) => h.doc), sort).map((d) => order.get(d)!);
+      hits = sortDocs(hits.map((h) => h.doc), sort, collation).map((d) => order.get(d)!);
     }
     const hit = hits[0];
     if (remove) {
@@ -227,10 +230,10 @@ export const findAndModify: Handler = async (ctx) => {
     }
     if (!hit) {
       if (b.upsert !== true) return { lastErrorObject: { n: 0, updatedExisting: false }, value: null };
-      const doc = insertDoc(txn, createIfMissing(ctx, txn), upsertDocument(query, b.update, arrayFilters, variables), writeOptions(ctx));
+      const doc = insertDoc(txn, createIfMissing(ctx, txn), upsertDocument(query, b.update, arrayFilters, variables, collation), writeOptions(ctx));
       return { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: b.new === true ? doc : null };
     }
-    const next = applyUpdate(hit.doc, b.update, { arrayFilters, filter: query, variables });
+    const next = applyUpdate(hit.doc, b.update, { arrayFilters, filter: query, variables, collation });
     if (keyOf(next) !== keyOf(hit.doc)) replaceDoc(txn, hit.chain.coll, hit.chain, next, writeOptions(ctx));
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: b.new === true ? next : hit.doc };
   });
