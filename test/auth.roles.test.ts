@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from './helper.js';
+import { Types } from 'mongoose';
+import { openSession, sessionKey } from '../src/auth/sessions.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 
 const run = promisify(execFile);
@@ -136,6 +138,47 @@ describe('PATCH /users/:id/role', () => {
     } finally {
       await fresh.close();
     }
+  });
+});
+
+describe('the role a session keeps (read by the per-request check)', () => {
+  const sidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).sid as string;
+  const me = (token: string) => t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: bearer(token) });
+
+  it('follows a role change on every open session of the user', async () => {
+    const target = await createAccount(t.app);
+    const second = await login(t.app, target.user.email, target.password);
+    expect(second.statusCode).toBe(200);
+    expect((await setRole(target.user.id, { role: 'organizer' }, admin.accessToken)).statusCode).toBe(200);
+    const sessions = await t.app.models.Session.find({ userId: target.user.id }).lean();
+    expect(sessions).toHaveLength(2);
+    expect(sessions.map((s) => s.role)).toEqual(['organizer', 'organizer']);
+  });
+
+  it('is corrected when the role changed while the session was being opened', async () => {
+    // A login that read the user before a role change, and created its session after it.
+    const target = await createAccount(t.app);
+    const opened = await openSession(t.app, { _id: new Types.ObjectId(target.user.id), role: 'admin' }, Buffer.alloc(32, 1));
+    expect((await t.app.models.Session.findById(opened.sessionId).lean())?.role).toBe('customer');
+  });
+
+  it('for a session opened before sessions kept roles, comes from the user', async () => {
+    const target = await createAccount(t.app, { role: 'organizer' });
+    const sid = sidOf(target.accessToken);
+    await t.app.models.Session.updateOne({ _id: sid }, { $unset: { role: 1 } });
+    await t.app.kv.delete(sessionKey(sid));
+    const res = await me(target.accessToken);
+    expect(res.statusCode).toBe(200);
+    expect(await t.app.kv.get(sessionKey(sid))).toBe('live:organizer');
+  });
+
+  it('is brought in step by a refresh when the role was set another way (start-up admin)', async () => {
+    const target = await createAccount(t.app);
+    await t.app.models.User.updateOne({ _id: target.user.id }, { $set: { role: 'admin' } });
+    const refreshed = await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: target.refreshToken } });
+    expect(refreshed.statusCode).toBe(200);
+    expect((await t.app.models.Session.findById(sidOf(target.accessToken)).lean())?.role).toBe('admin');
+    expect((await me(refreshed.json().data.accessToken)).json().data.role).toBe('admin');
   });
 });
 

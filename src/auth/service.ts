@@ -3,7 +3,7 @@ import { mongo } from 'mongoose';
 import { AppError, notFound, unauthenticated } from '../lib/errors.js';
 import { compareWithDummy, hashPassword, verifyPassword } from './passwords.js';
 import { normalizeEmail, type SessionTokens, toUserDto, type UserDto } from './schemas.js';
-import { openSession, recheckSessions, revokeSessions, type SessionDeps } from './sessions.js';
+import { openSession, recheckSessions, revokeSessions, type SessionDeps, syncSessionRole } from './sessions.js';
 import { hashRefreshToken, issueRefreshToken, parseRefreshToken, refreshMacKey, signAccessToken } from './tokens.js';
 import type { Role, UserDocument, UserFields } from './user.model.js';
 import type { Models } from '../models.js';
@@ -36,7 +36,7 @@ function tokensFor(deps: AuthDeps, user: UserFields, sessionId: string, refreshT
 }
 
 async function startSession(deps: AuthDeps, user: UserFields): Promise<SessionTokens> {
-  const { sessionId, refreshToken } = await openSession(deps, user._id, macKeyOf(deps));
+  const { sessionId, refreshToken } = await openSession(deps, { _id: user._id, role: user.role as Role }, macKeyOf(deps));
   return tokensFor(deps, user, sessionId, refreshToken);
 }
 
@@ -157,7 +157,9 @@ export async function refresh(deps: AuthDeps, refreshToken: string): Promise<Ses
     await revokeSessions(deps, [parsed.sessionId]);
     throw unauthenticated('The account no longer exists');
   }
-  // The new access token carries the user's current role.
+  // The new access token carries the user's current role, and so does the session from now on
+  // (a role set other than through changeRole, as by ensureAdmin, reaches the session here).
+  if (session.role !== user.role) await syncSessionRole(deps, parsed.sessionId, user._id, session.role);
   return tokensFor(deps, user, parsed.sessionId, next);
 }
 
@@ -193,6 +195,9 @@ export async function changeRole(deps: AuthDeps, userId: string, role: Role): Pr
     await User.updateOne({ _id: user._id }, { $set: { role: 'admin' } });
     throw lastAdmin();
   }
+  // The sessions keep the role the guard acts on (sessions.ts); a login racing this is covered by
+  // openSession, which reads the role again after creating its session.
+  await Session.updateMany({ userId: updated._id, revokedAt: null }, { $set: { role } });
   const sessions = await Session.find({ userId: updated._id, revokedAt: null }, { _id: 1 }).lean();
   await recheckSessions(deps, sessions.map((s) => s._id.toHexString()));
   return toUserDto(updated);

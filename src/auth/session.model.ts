@@ -1,4 +1,5 @@
 import { type Connection, type InferSchemaType, Schema, type Types } from 'mongoose';
+import { ROLES } from './user.model.js';
 
 /** One login. Only a hash of the current refresh token is kept; rotation replaces it. */
 const sessionSchema = new Schema(
@@ -7,6 +8,12 @@ const sessionSchema = new Schema(
     refreshTokenHash: { type: String, required: true },
     revokedAt: { type: Date, default: null },
     expiresAt: { type: Date, required: true },
+    /**
+     * The user's role, kept in step by every role change (auth/service.ts), so the per-request
+     * session check reads one document. Sessions opened before it existed have none: the check
+     * then reads the user.
+     */
+    role: { type: String, enum: ROLES },
   },
   { timestamps: true, versionKey: false },
 );

@@ -27,16 +27,30 @@ const RECHECK = 'recheck';
 export const sessionKey = (sessionId: string) => `auth:session:${sessionId}`;
 
 /** Opens a session and returns its id and first refresh token (only its hash is stored). */
-export async function openSession(deps: SessionDeps, userId: Types.ObjectId, macKey: Buffer) {
+export async function openSession(deps: SessionDeps, user: { _id: Types.ObjectId; role: Role }, macKey: Buffer) {
   const sessionId = new Types.ObjectId();
   const refreshToken = issueRefreshToken(macKey, sessionId.toHexString());
   await deps.models.Session.create({
     _id: sessionId,
-    userId,
+    userId: user._id,
+    role: user.role,
     refreshTokenHash: hashRefreshToken(refreshToken),
     expiresAt: new Date(deps.clock.now().getTime() + deps.config.REFRESH_TOKEN_TTL_SECONDS * 1000),
   });
+  // A role change that landed between reading the user and creating this session did not see the
+  // session (it updates the sessions that exist): read the role again, so the session never keeps
+  // a role the user no longer has.
+  await syncSessionRole(deps, sessionId.toHexString(), user._id, user.role);
   return { sessionId: sessionId.toHexString(), refreshToken };
+}
+
+/** Sets the session's role to the user's current one if `known` is out of date; says whether it did. */
+export async function syncSessionRole(deps: SessionDeps, sessionId: string, userId: Types.ObjectId, known: string | null | undefined): Promise<boolean> {
+  const current = await deps.models.User.findById(userId, { role: 1 }).lean();
+  if (!current || current.role === known) return false;
+  await deps.models.Session.updateOne({ _id: sessionId }, { $set: { role: current.role } });
+  await recheckSessions(deps, [sessionId]);
+  return true;
 }
 
 /**
@@ -62,16 +76,17 @@ export async function revokeSessions(deps: SessionDeps, sessionIds: string[]): P
 
 /** The user's current role while the session is live in the database (the truth), else null. */
 async function roleInDatabase(deps: SessionDeps, sessionId: string, userId: string): Promise<Role | null> {
-  const [session, user] = await Promise.all([
-    deps.models.Session.findById(sessionId, { userId: 1, revokedAt: 1, expiresAt: 1 }).lean(),
-    deps.models.User.findById(userId, { role: 1 }).lean(),
-  ]);
+  const session = await deps.models.Session.findById(sessionId, { userId: 1, revokedAt: 1, expiresAt: 1, role: 1 }).lean();
   const live =
     session !== null &&
     session.revokedAt === null &&
     session.expiresAt.getTime() > deps.clock.now().getTime() &&
     String(session.userId) === userId;
-  return live && user ? (user.role as Role) : null;
+  if (!live) return null;
+  if (isRole(session.role)) return session.role;
+  // A session opened before sessions kept the role: the user has it.
+  const user = await deps.models.User.findById(userId, { role: 1 }).lean();
+  return user && isRole(user.role) ? user.role : null;
 }
 
 /**
