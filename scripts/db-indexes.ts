@@ -6,7 +6,7 @@
 import 'dotenv/config';
 import mongoose from 'mongoose';
 import { createModels, syncIndexes } from '../src/models.js';
-import { detectEmulator } from '../src/plugins/database.js';
+import { refuseEmulatorInProduction } from '../src/plugins/database.js';
 
 interface IndexInfo {
   name: string;
@@ -34,9 +34,8 @@ async function main(): Promise<void> {
   const conn = await mongoose.createConnection(uri, { serverSelectionTimeoutMS: 10_000, autoIndex: false }).asPromise();
   try {
     // As the service itself (DESIGN.md 5): production never writes to the emulator.
-    const emulator = await detectEmulator(conn);
-    if (emulator && process.env.NODE_ENV === 'production' && process.env.ALLOW_MONGODB_EMULATOR !== 'true') {
-      throw new Error(`MONGODB_URI points at the MongoDB emulator (${emulator.name}), not MongoDB; production refuses it`);
+    if (process.env.NODE_ENV === 'production') {
+      await refuseEmulatorInProduction(conn, process.env.ALLOW_MONGODB_EMULATOR === 'true', (msg) => console.warn(msg));
     }
     const models = createModels(conn);
     await syncIndexes(models);

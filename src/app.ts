@@ -10,10 +10,12 @@ import bookingRoutes from './bookings/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
 import { type Clock, systemClock } from './lib/clock.js';
+import { refuseUnknownQueryParameters } from './lib/http.js';
 import { deferredChildLoggerFactory, loggerOptions } from './lib/logger.js';
 import core from './plugins/core.js';
 import database from './plugins/database.js';
 import docs from './plugins/docs.js';
+import metrics from './plugins/metrics.js';
 import errors, { sendProblem, toAppError } from './plugins/errors.js';
 import { acceptOnlyJson } from './plugins/json-bodies.js';
 import rateLimits from './plugins/rate-limit.js';
@@ -77,12 +79,14 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(database, { connection: deps.connection });
   await app.register(redis, { client: deps.redisClient });
   await app.register(rateLimits);
-  if (config.METRICS_ENABLED) await app.register(import('./plugins/metrics.js'));
+  await app.register(metrics);
 
   await app.register(healthRoutes);
   await app.register(authGuard);
   await app.register(
     async (api) => {
+      // Every route of the API, in every feature plugin below.
+      refuseUnknownQueryParameters(api);
       await api.register(authRoutes);
       await api.register(eventRoutes, { prefix: '/events' });
       await api.register(bookingRoutes, { prefix: '/bookings' });

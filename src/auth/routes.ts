@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams, ok, problemSchema, refuseUnknownQueryParameters } from '../lib/http.js';
+import { idParams, ok, problemSchema } from '../lib/http.js';
 import { ensureAdmin } from './admin.js';
 import { dummyHash } from './passwords.js';
 import { loginBody, refreshBody, registerBody, roleBody, sessionTokensEnvelope, userEnvelope } from './schemas.js';
@@ -16,7 +16,6 @@ const noStore = (reply: FastifyReply) => reply.header('cache-control', 'no-store
 /** Accounts: /auth/* and /users/* (API.md Accounts). */
 export default async function authRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  refuseUnknownQueryParameters(app);
   // Made now so the first login for an unknown email is not slower than the rest.
   void dummyHash(app.config.BCRYPT_COST);
 

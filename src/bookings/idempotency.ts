@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, unauthenticated } from '../lib/errors.js';
+import { hooksOf } from '../lib/http.js';
 import { requestFingerprint } from './fingerprint.js';
 import { keyReused, requestInProgress } from './problems.js';
 
@@ -114,8 +115,6 @@ export function storeKeyFor(userId: string, key: string): string {
   return `idem:${userId}:${hash('sha256', key, 'hex')}`;
 }
 
-const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-
 async function idempotency(app: FastifyInstance): Promise<void> {
   const lockMs = app.config.IDEMPOTENCY_LOCK_SECONDS * 1000;
   const keepMs = app.config.IDEMPOTENCY_TTL_SECONDS * 1000;
@@ -193,8 +192,8 @@ async function idempotency(app: FastifyInstance): Promise<void> {
 
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.config?.idempotent) return;
-    route.preHandler = [...asArray(route.preHandler), claim];
-    route.onSend = [...asArray(route.onSend), remember];
+    route.preHandler = [...hooksOf(route.preHandler), claim];
+    route.onSend = [...hooksOf(route.onSend), remember];
   });
 }
 

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { invalidateEventCache } from '../events/cache.js';
 import { unauthenticated } from '../lib/errors.js';
-import { envelope, idParams, ok, paged, pagedEnvelope, refuseUnknownQueryParameters } from '../lib/http.js';
+import { envelope, idParams, ok, paged, pagedEnvelope } from '../lib/http.js';
 import idempotency from './idempotency.js';
 import {
   bookingProblem,
@@ -56,7 +56,6 @@ function stampOf(request: FastifyRequest): IdempotencyStamp | undefined {
 export default async function bookingRoutes(app: FastifyInstance): Promise<void> {
   await app.register(idempotency);
   const api = app.withTypeProvider<ZodTypeProvider>();
-  refuseUnknownQueryParameters(api);
 
   const deps = createBookingDeps({
     db: app.db,

@@ -8,7 +8,6 @@ import {
   paged,
   pagedEnvelope,
   problemSchema,
-  refuseUnknownQueryParameters,
   sendSerialized,
 } from '../lib/http.js';
 import type { Actor } from './access.js';
@@ -40,7 +39,6 @@ const actorOf = (request: FastifyRequest): Actor | undefined =>
 /** Events: /events/* (API.md Events). Thin: input and output shapes here, rules in service/queries/reads. */
 export default async function eventRoutes(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  refuseUnknownQueryParameters(app);
   const manage = app.requireRole('organizer', 'admin');
 
   app.post(

@@ -46,13 +46,16 @@ export const pagedEnvelope = <T extends z.ZodType>(item: T) =>
 export const objectId = z.string().regex(/^[a-f0-9]{24}$/i, 'must be a 24-character hexadecimal id');
 export const idParams = z.object({ id: objectId }).strict();
 
+/** A route option that holds one hook or several (onRoute hooks append to these). */
+export const hooksOf = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
 /** What a route without query parameters accepts: none. */
 export const noQuery = z.object({}).strict();
 
 /**
  * Unknown query parameters are refused (400 VALIDATION_FAILED naming each one), as unknown body
  * fields are (API.md Conventions), so a misspelt filter never silently lists everything. Routes with
- * parameters declare strict schemas; this gives every other route of the plugin `noQuery`.
+ * parameters declare strict schemas; this gives every other route of the scope it is called in `noQuery`.
  */
 export function refuseUnknownQueryParameters(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {

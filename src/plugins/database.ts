@@ -32,13 +32,16 @@ export async function detectEmulator(conn: Connection): Promise<EmulatorIdentity
   return { name: typeof name === 'string' ? name : 'unknown', version: typeof version === 'string' ? version : 'unknown' };
 }
 
-/** DESIGN.md 5: production refuses to start on the emulator, unless the CI smoke run opts out. */
-async function refuseEmulatorInProduction(app: FastifyInstance, conn: Connection): Promise<void> {
+/**
+ * DESIGN.md 5: production refuses to run on the emulator, unless the CI smoke run opts out. Used by
+ * the service at start-up and by `npm run db:indexes`.
+ */
+export async function refuseEmulatorInProduction(conn: Connection, allow: boolean, warn: (msg: string) => void): Promise<void> {
   const emulator = await detectEmulator(conn);
   if (!emulator) return;
   const what = `${emulator.name} ${emulator.version}`;
-  if (app.config.ALLOW_MONGODB_EMULATOR) {
-    app.log.warn(`MONGODB_URI points at the MongoDB emulator (${what}), allowed by ALLOW_MONGODB_EMULATOR=true: for CI smoke runs only, never in production`);
+  if (allow) {
+    warn(`MONGODB_URI points at the MongoDB emulator (${what}), allowed by ALLOW_MONGODB_EMULATOR=true: for CI smoke runs only, never in production`);
     return;
   }
   throw new ConfigError([
@@ -76,7 +79,7 @@ async function database(app: FastifyInstance, opts: DatabaseOptions): Promise<vo
   if (NODE_ENV === 'production') {
     // Checked once, right after connecting, before anything (indexes, the admin user) is written.
     try {
-      await refuseEmulatorInProduction(app, conn);
+      await refuseEmulatorInProduction(conn, app.config.ALLOW_MONGODB_EMULATOR, (msg) => app.log.warn(msg));
     } catch (err) {
       if (!opts.connection) await conn.close().catch(() => undefined);
       throw err;

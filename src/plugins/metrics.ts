@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { AppError } from '../lib/errors.js';
+import { hooksOf } from '../lib/http.js';
 import { type TransactionStats, transactionStats } from '../lib/transaction.js';
 
 /**
@@ -58,8 +59,8 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 const OUTCOMES = ['held', 'confirmed', 'sold_out', 'unavailable'] as const;
 type Outcome = (typeof OUTCOMES)[number];
 
-/** The booking POST routes whose answers are counted, by route pattern (with or without the trailing slash). */
-const BOOKING_ROUTES = /^\/api\/v1\/bookings(\/:[^/]+\/confirm)?\/?$/;
+/** The booking POST routes whose answers are counted, by route pattern. */
+const BOOKING_ROUTES = /^\/api\/v1\/bookings(\/:[^/]+\/confirm)?$/;
 
 function isPost(route: RouteOptions): boolean {
   return Array.isArray(route.method) ? route.method.includes('POST') : route.method === 'POST';
@@ -136,7 +137,6 @@ async function metrics(app: FastifyInstance): Promise<void> {
 
   app.addHook('onRoute', (route) => {
     if (!isPost(route) || !BOOKING_ROUTES.test(route.url)) return;
-    const routeLabel = route.url.replace(/\/+$/, '');
 
     const countOutcome = (_request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void) => {
       if (reply.getHeader('idempotent-replayed') === undefined) {
@@ -146,12 +146,11 @@ async function metrics(app: FastifyInstance): Promise<void> {
       done(null, payload);
     };
     const countReplay = (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-      if (reply.getHeader('idempotent-replayed') === 'true') replays.inc({ route: routeLabel });
+      if (reply.getHeader('idempotent-replayed') === 'true') replays.inc({ route: route.url });
       done();
     };
-    const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
-    route.preSerialization = [...asArray(route.preSerialization), countOutcome];
-    route.onResponse = [...asArray(route.onResponse), countReplay];
+    route.preSerialization = [...hooksOf(route.preSerialization), countOutcome];
+    route.onResponse = [...hooksOf(route.onResponse), countReplay];
   });
 
   const expectedToken = METRICS_TOKEN ? sha256(METRICS_TOKEN) : undefined;

@@ -35,7 +35,7 @@ export function helloReply(ctx: Ctx, legacy: boolean): Doc {
     readOnly: false,
   };
   if (ctx.body.helloOk === true) reply.helloOk = true;
-  return s.replSetInitiated ? reply : uninitializedHello(ctx, legacy, reply);
+  return s.replSetInitiated ? reply : uninitializedHello(legacy, reply);
 }
 
 function recordClient(ctx: Ctx): void {

@@ -2,7 +2,7 @@
 // started with --replSet but never initiated answers (docker-compose's mongo health check runs
 // `rs.initiate` against exactly such a node).
 import { Long } from 'bson';
-import type { Ctx, Handler } from '../context.js';
+import type { Handler } from '../context.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import { isPlainObject, type Doc } from '../values.js';
 
@@ -11,7 +11,7 @@ const NotYetInitialized = 94;
 const AlreadyInitialized = 23;
 
 /** What a node answers before initiation: a set member without a config (mongod's "RSGhost"). */
-export function uninitializedHello(ctx: Ctx, legacy: boolean, base: Doc): Doc {
+export function uninitializedHello(legacy: boolean, base: Doc): Doc {
   const { hosts: _h, setName: _s, setVersion: _v, primary: _p, me: _m, electionId: _e, lastWrite: _l, ...rest } = base;
   return {
     ...rest,
