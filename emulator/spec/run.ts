@@ -3,7 +3,7 @@
 //
 //   npm run spec:emulator [-- --core] [--verbose] [--strict] [name-filter ...]
 //
-// Env: MONGODB_SPEC_TESTS (spec folder; default <repo>/../shared/mongodb-spec-tests),
+// Env: MONGODB_SPEC_TESTS (spec folder; default emulator/spec/data, vendored in the repository),
 //      MONGODB_URI (test a real server instead of the emulator),
 //      SPEC_TEST_TIMEOUT_MS (per-test limit, default 20000),
 //      SPEC_RUN_BUDGET_MS (whole run; tests not started by then fail, default 600000).
@@ -29,6 +29,8 @@ interface Emulator {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
+/** MongoDB's spec files, copied unchanged into the repository (data/README.md names the source). */
+const DEFAULT_SPEC_DIR = join(here, 'data');
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { core: false, verbose: false, strict: false, filters: [] };
@@ -76,15 +78,21 @@ async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
   const specDir = process.env.MONGODB_SPEC_TESTS
     ? resolve(process.env.MONGODB_SPEC_TESTS)
-    : resolve(repoRoot, '..', 'shared', 'mongodb-spec-tests');
+    : DEFAULT_SPEC_DIR;
+  // The data ships with the repository (data/README.md): a missing folder is a broken checkout or
+  // a wrong MONGODB_SPEC_TESTS, never a reason to report success without running anything.
   if (!existsSync(specDir) || !statSync(specDir).isDirectory()) {
-    console.log(`skipped: spec tests not found at ${specDir}`);
-    return 0;
+    console.error(`spec tests not found at ${specDir}: nothing was run (the data lives in emulator/spec/data; see its README.md)`);
+    return 1;
   }
   const rel = (p: string): string => relative(specDir, p).split(sep).join('/');
   let files = listJson(specDir).map(rel).sort();
   if (opts.core) files = files.filter(isCore);
   if (opts.filters.length > 0) files = files.filter((f) => opts.filters.some((x) => f.includes(x)));
+  if (files.length === 0) {
+    console.error(`no spec test files under ${specDir}${opts.filters.length > 0 ? ` match ${opts.filters.join(' ')}` : ''}: nothing was run`);
+    return 1;
+  }
   const missingCore = opts.filters.length === 0 ? CORE_FILES.filter((f) => !existsSync(join(specDir, f))) : [];
 
   const target = await startTarget();
