@@ -58,7 +58,7 @@ export interface DatabaseOptions {
 
 async function database(app: FastifyInstance, opts: DatabaseOptions): Promise<void> {
   const { MONGODB_URI, NODE_ENV, MONGODB_AUTO_INDEX } = app.config;
-  if (!MONGODB_URI && !opts.connection) throw new Error('MONGODB_URI is required');
+  if (!MONGODB_URI && !opts.connection) throw new ConfigError(['MONGODB_URI: is required']);
 
   // A Mongoose instance of the app's own, so that the createdAt/updatedAt Mongoose fills in come
   // from the app clock like every other time the service writes (DESIGN.md 2: one clock).
