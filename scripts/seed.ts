@@ -61,12 +61,14 @@ export async function seed(conn: Connection, options: SeedOptions): Promise<Seed
     user = await User.create({ email, name: 'Demo Organizer', role: 'organizer', passwordHash: await hashPassword(options.password, options.bcryptCost) });
   } else {
     // The printed password must work: reset it (and the role) if someone changed them.
-    const update: Record<string, unknown> = { failedLogins: 0, lockedUntil: null };
+    const update: Record<string, unknown> = {};
     if (user.role !== 'admin') update.role = 'organizer';
     if (!(await verifyPassword(options.password, user.passwordHash))) {
       update.passwordHash = await hashPassword(options.password, options.bcryptCost);
     }
-    await User.updateOne({ _id: user._id }, { $set: update });
+    if (Object.keys(update).length > 0) await User.updateOne({ _id: user._id }, { $set: update });
+    // ...and lift a lockout from earlier tries.
+    await models.LoginAttempt.deleteOne({ _id: email });
   }
 
   let eventsCreated = 0;
