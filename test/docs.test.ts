@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from './helper.js';
@@ -72,5 +72,47 @@ describe('docs/API.md and the OpenAPI document', () => {
       const heading = section.split('\n')[0];
       expect(section, heading).toMatch(/```(sh|json)\n/);
     }
+  });
+});
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
+const slug = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
+
+function filesUnder(dir: string, keep: (path: string) => boolean): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (['node_modules', 'dist', '.git', 'data', 'results'].includes(name)) return [];
+    return statSync(path).isDirectory() ? filesUnder(path, keep) : keep(path) ? [path] : [];
+  });
+}
+
+describe('the repository stands alone (DESIGN.md 11)', () => {
+  const docs = ['README.md', ...filesUnder(join(repo, 'docs'), (p) => p.endsWith('.md')).map((p) => relative(repo, p))];
+
+  it.each(docs)('%s links only to files inside the repository, and to headings that exist', (doc) => {
+    const text = readFileSync(join(repo, doc), 'utf8');
+    const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((target) => !/^[a-z]+:/i.test(target));
+    for (const link of links) {
+      const [file, anchor] = link.split('#') as [string, string | undefined];
+      const target = file ? resolve(dirname(join(repo, doc)), file) : join(repo, doc);
+      expect(relative(repo, target).startsWith('..'), `${doc}: ${link} leaves the repository`).toBe(false);
+      expect(existsSync(target), `${doc}: ${link} does not exist`).toBe(true);
+      if (anchor) {
+        const headings = [...readFileSync(target, 'utf8').matchAll(/^#+ (.+)$/gm)].map((m) => slug(m[1]!));
+        expect(headings, `${doc}: ${link}`).toContain(anchor);
+      }
+    }
+  });
+
+  it('no file of the project refers to ../shared', () => {
+    const files = filesUnder(repo, (p) => /\.(ts|md|sh|yml|json)$|\/run$|Dockerfile$/.test(p) && !p.endsWith('package-lock.json'));
+    const offenders = files.filter((f) => /\.\.\/shared|'shared', 'mongodb-spec-tests'/.test(readFileSync(f, 'utf8')));
+    // This test names the pattern it looks for; nothing else may.
+    expect(offenders.map((f) => relative(repo, f)).filter((f) => f !== 'test/docs.test.ts')).toEqual([]);
   });
 });
