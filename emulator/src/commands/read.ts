@@ -3,7 +3,8 @@ import { collectionName, getCollection, readStatement, type Ctx, type Handler } 
 import { scanDocs } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import type { Collation } from '../collation.js';
-import { applyProjection, evalLet, sortDocs, validateSort } from '../query.js';
+import { applyProjection } from '../projection.js';
+import { evalLet, sortDocs, validateSort } from '../query.js';
 import type { Txn } from '../txn.js';
 import { compareValues, isPlainObject, keyOf, pathValues, type Doc } from '../values.js';
 import { runWriteStage, splitWriteStage } from './aggregate-out.js';
@@ -62,7 +63,7 @@ export const find: Handler = (ctx) => {
   if (sort) docs = sortDocs(docs, sort, collation);
   if (skip) docs = docs.slice(skip);
   if (limit) docs = docs.slice(0, limit);
-  docs = applyProjection(docs, b.projection);
+  docs = applyProjection(docs, b.projection, filter);
   if (limit && batchSize !== undefined && batchSize >= limit) batchSize = limit;
   return ctx.state.cursors.first(`${ctx.db}.${name}`, docs, batchSize, singleBatch, ctx.session?.id);
 };
