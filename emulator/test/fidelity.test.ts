@@ -192,11 +192,11 @@ describe('fail points on retried writes', () => {
     await admin.command({
       configureFailPoint: 'failCommand',
       mode: { times: 2 },
-      data: { failCommands: ['insert'], writeConcernError: { code: 91, errmsg: 'Replication is being shut down' } },
+      data: { failCommands: ['insert'], writeConcernError: { code: 262, errmsg: 'operation exceeded time limit' } },
     });
     const e = await errorOf(c.insertOne({ _id: 1 }));
     await admin.command({ configureFailPoint: 'failCommand', mode: 'off' });
-    expect(e.code).toBe(91);
+    expect(e.code).toBe(262);
     expect(e.errorLabels).toContain('RetryableWriteError');
     // Applied once (by the first attempt), not twice.
     expect(await c.countDocuments({})).toBe(1);
