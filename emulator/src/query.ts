@@ -76,6 +76,21 @@ const rangeOp =
     };
   };
 
+/** Number subtypes that the decoder does not keep for integral values (see refuseLostNumberType). */
+const numberSubtypes = new Set(['int', 'long', 'double']);
+
+/**
+ * Documents arrive decoded with the driver's defaults: int32, int64 within 2^53 and doubles become
+ * JS numbers, and an integral one is stored again as int32. For such a value the original BSON
+ * type (int, long or double) is unknown, so a $type test for one of them is refused rather than
+ * answered from a guess. Non-integral numbers are doubles, and wrapped values keep their type.
+ */
+function refuseLostNumberType(x: unknown): void {
+  if (typeof x === 'number' && Number.isInteger(x)) {
+    throw new MongoCommandError(Codes.NotImplemented, "The emulator does not keep whether an integral number was stored as int, long or double: $type 'int', 'long' and 'double' cannot be answered for it");
+  }
+}
+
 /** $type with every BSON type name/number (mingo lacks objectId, binData, timestamp...). */
 const typeOp: QueryOpImpl = (selector, value) => {
   const wanted = (Array.isArray(value) ? value : [value]).map((t) => {
@@ -83,10 +98,14 @@ const typeOp: QueryOpImpl = (selector, value) => {
     if (!alias) throw new MongoCommandError(Codes.BadValue, `Unknown type name alias: ${String(t)}`);
     return alias;
   });
+  const subtypes = wanted.some((w) => numberSubtypes.has(w));
   return (doc) => {
     for (const v of pathValues(doc, selector)) {
       const vals = Array.isArray(v) ? [v, ...v] : [v];
-      if (vals.some((x) => wanted.some((w) => (w === 'array' ? Array.isArray(x) : hasBsonType(x, w))))) return true;
+      for (const x of vals) {
+        if (subtypes) refuseLostNumberType(x);
+        if (wanted.some((w) => (w === 'array' ? Array.isArray(x) : hasBsonType(x, w)))) return true;
+      }
     }
     return false;
   };
