@@ -1,5 +1,6 @@
 // Runs the emulator on its own for manual use with any MongoDB client:
 //   npm run emulator [-- --port 27017] [--host 127.0.0.1] [--advertise mongo:27017] [--uninitialized] [--ttl-interval-ms 60000]
+//                    [--setParameter transactionLifetimeLimitSeconds=60] (as mongod; also --transaction-lifetime-ms)
 // Prints the connection string; stops on SIGINT/SIGTERM.
 import { startEmulator } from './src/index.js';
 
@@ -19,6 +20,26 @@ function numberOption(name: string): number | undefined {
   return n;
 }
 
+/** mongod's `--setParameter name=value`; the emulator knows transactionLifetimeLimitSeconds only. */
+function lifetimeFromSetParameter(): number | undefined {
+  let ms: number | undefined;
+  process.argv.forEach((arg, i) => {
+    if (arg !== '--setParameter') return;
+    const [name, value] = (process.argv[i + 1] ?? '').split('=');
+    const n = Number(value);
+    if (name !== 'transactionLifetimeLimitSeconds') {
+      console.error(`--setParameter: the emulator supports only transactionLifetimeLimitSeconds, not '${name}'`);
+      process.exit(2);
+    }
+    if (!Number.isInteger(n) || n < 1) {
+      console.error(`--setParameter transactionLifetimeLimitSeconds must be an integer >= 1, got '${value}'`);
+      process.exit(2);
+    }
+    ms = n * 1000;
+  });
+  return ms;
+}
+
 const em = await startEmulator({
   port: numberOption('port') ?? 27017,
   host: option('host'),
@@ -26,7 +47,7 @@ const em = await startEmulator({
   // Like a fresh mongod --replSet: waits for replSetInitiate (rs.initiate) before it is primary.
   replSetInitiated: !process.argv.includes('--uninitialized'),
   ttlIntervalMs: numberOption('ttl-interval-ms'),
-  transactionLifetimeMs: numberOption('transaction-lifetime-ms'),
+  transactionLifetimeMs: lifetimeFromSetParameter() ?? numberOption('transaction-lifetime-ms'),
 });
 console.log(em.uri);
 
