@@ -376,6 +376,9 @@ export function translateMingoError(e: unknown, kind: 'query' | 'aggregate' | 'u
   // No server-side JavaScript ($function, $accumulator) and no paths through __proto__: refusals.
   const script = /(\$\w+)(?: operator)? requires 'scriptEnabled'/.exec(msg);
   if (script) return new MongoCommandError(Codes.NotImplemented, `The emulator does not support ${script[1]} (no server-side JavaScript)`);
+  // JavaScript has no PCRE extended mode ('x'); other option letters mongod rejects too.
+  const flags = /Invalid flags supplied to RegExp constructor '([^']*)'/.exec(msg);
+  if (flags) return new MongoCommandError(Codes.NotImplemented, `The emulator does not support the regular expression options '${flags[1]}'`);
   if (/Accessing __proto__ is not allowed/.test(msg)) return new MongoCommandError(Codes.NotImplemented, `The emulator does not support field paths through '__proto__'`);
   const unknownOp = /unknown (?:\w+ )?operator:?\s*'?(\$\w+)/i.exec(msg) ?? /(\$\w+).*not (?:registered|supported)/i.exec(msg);
   if (unknownOp && kind === 'query') return new MongoCommandError(Codes.BadValue, `unknown operator: ${unknownOp[1]}`);

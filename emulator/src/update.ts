@@ -1,5 +1,6 @@
 // Update documents: operator updates (evaluated by mingo after MongoDB's type checks, which mingo
 // skips), replacements, pipeline updates, and the document an upsert inserts.
+import { Timestamp } from 'bson';
 import { Aggregator } from 'mingo/aggregator';
 import { update as mingoUpdate } from 'mingo/updater';
 import { containsString, refuseUnderCollation, type Collation } from './collation.js';
@@ -54,6 +55,8 @@ function validateOperators(doc: Doc, u: Doc, coll?: Collation): void {
       throw new MongoCommandError(Codes.FailedToParse, `Modifiers operate on fields but we found type ${bsonTypeName(arg)} instead. For example: {$mod: {<field>: ...}} not {${op}: ${formatValue(arg)}}`);
     }
     for (const [path, val] of Object.entries(arg)) {
+      checkFieldNames(path);
+      if (op === '$rename') checkRename(doc, path, val, idDesc);
       refuseBinaryComparison(op, path, val, doc, coll);
       refuseInheritedNames(path);
       if (op === '$rename' && typeof val === 'string') refuseInheritedNames(val);
@@ -88,6 +91,50 @@ function validateOperators(doc: Doc, u: Doc, coll?: Collation): void {
     }
   }
 }
+
+/** mongod's EmptyFieldName (56): mingo would create a field named '' instead. */
+function checkFieldNames(path: string): void {
+  if (path === '') throw new MongoCommandError(56, 'An empty update path is not valid.', { codeName: 'EmptyFieldName' });
+  if (path.split('.').includes('')) throw new MongoCommandError(56, `The update path '${path}' contains an empty field name, which is not allowed.`, { codeName: 'EmptyFieldName' });
+}
+
+/** $rename moves fields of documents, never array elements (mingo would pad the array). */
+function checkRename(doc: Doc, from: string, to: unknown, idDesc: string): void {
+  if (typeof to !== 'string') throw new MongoCommandError(Codes.BadValue, `The 'to' field for $rename must be a string: ${from}: ${formatValue(to)}`);
+  checkFieldNames(to);
+  for (const [side, path] of [['source', from], ['destination', to]] as const) {
+    if (hasPositional(path)) throw new MongoCommandError(Codes.BadValue, `The ${side} field for $rename may not be dynamic: ${path}`);
+    const parts = path.split('.');
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('.');
+      if (Array.isArray(getPath(doc, prefix))) {
+        throw new MongoCommandError(Codes.BadValue, `The ${side} field cannot be an array element, '${path}' in doc with ${idDesc.slice(1, -1)} has an array field called '${prefix}'`);
+      }
+    }
+  }
+}
+
+/**
+ * $currentDate as mongod: a date, or with {$type: "timestamp"} a BSON Timestamp (mingo stored the
+ * milliseconds as a number). Rewritten to a $set of the value, taken once per update.
+ */
+function currentDateAsSet(ops: Doc): void {
+  const cd = ops.$currentDate;
+  if (!isPlainObject(cd)) return;
+  const now = new Date();
+  const set: Doc = isPlainObject(ops.$set) ? { ...ops.$set } : {};
+  for (const [path, spec] of Object.entries(cd)) {
+    if (path in set) throw new MongoCommandError(Codes.ConflictingUpdateOperators, `Updating the path '${path}' would create a conflict at '${path}'`);
+    const type = isPlainObject(spec) ? spec.$type : spec === true ? 'date' : undefined;
+    if (type === 'timestamp') set[path] = new Timestamp({ t: Math.floor(now.getTime() / 1000), i: nextTimestampIncrement() });
+    else if (type === 'date') set[path] = now;
+    else throw new MongoCommandError(Codes.BadValue, `The '$type' string field is required to be 'date' or 'timestamp': {$currentDate: {field : {$type: 'date'}}}`);
+  }
+  delete ops.$currentDate;
+  ops.$set = set;
+}
+let timestampIncrement = 0;
+const nextTimestampIncrement = (): number => (timestampIncrement = (timestampIncrement % 0xffffffff) + 1);
 
 /** Operators that create the field their path names when it is missing. */
 const creatingOps = new Set(['$set', '$setOnInsert', '$inc', '$mul', '$min', '$max', '$push', '$addToSet', '$currentDate', '$bit']);
@@ -179,6 +226,7 @@ export function applyUpdate(doc: Doc, u: unknown, opts: UpdateOptions = {}): Doc
   if (kind === 'pipeline') return pipelineUpdate(doc, u as Doc[], opts.variables, opts.collation);
   const ops = { ...(u as Doc) };
   validateOperators(doc, ops, opts.collation);
+  currentDateAsSet(ops);
   const onInsert = ops.$setOnInsert as Doc | undefined;
   delete ops.$setOnInsert;
   if (opts.inserting && onInsert && Object.keys(onInsert).length) {

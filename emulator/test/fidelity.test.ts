@@ -1,6 +1,6 @@
 // Behaviours where the emulator once answered differently from MongoDB without a word (found by
 // driving it with other projects' test suites). Each is now either MongoDB's answer or a refusal.
-import { Double, type Document } from 'bson';
+import { Double, Timestamp, type Document } from 'bson';
 import type { Collection } from 'mongodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { errorOf, startHarness, type Harness } from './support.js';
@@ -83,6 +83,38 @@ describe('updates', () => {
     expect(await c.findOne({ _id: 1 })).toEqual({ _id: 1, a: 7 });
     expect(({} as Record<string, unknown>).x).toBeUndefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('more silent differences found while fixing these', () => {
+  it('$rename to or from an array element fails with BadValue (2) instead of padding the array', async () => {
+    await c.insertOne({ _id: 1, arr: [1, 2], s: 'x', o: { a: 1 } });
+    expect((await errorOf(c.updateOne({ _id: 1 }, { $rename: { s: 'arr.5' } }))).code).toBe(2);
+    expect((await errorOf(c.updateOne({ _id: 1 }, { $rename: { 'arr.0': 'y' } }))).code).toBe(2);
+    await c.updateOne({ _id: 1 }, { $rename: { 'o.a': 'o.b' } });
+    expect(await c.findOne({ _id: 1 })).toEqual({ _id: 1, arr: [1, 2], s: 'x', o: { b: 1 } });
+  });
+
+  it('empty field names in update paths fail with EmptyFieldName (56)', async () => {
+    await c.insertOne({ _id: 1 });
+    expect((await errorOf(c.updateOne({ _id: 1 }, { $set: { '': 1 } }))).code).toBe(56);
+    expect((await errorOf(c.updateOne({ _id: 1 }, { $set: { 'a.': 1 } }))).code).toBe(56);
+    expect(await c.findOne({ _id: 1 })).toEqual({ _id: 1 });
+  });
+
+  it('$currentDate with $type timestamp stores a BSON Timestamp, and a date otherwise', async () => {
+    await c.insertOne({ _id: 1 });
+    await c.updateOne({ _id: 1 }, { $currentDate: { ts: { $type: 'timestamp' }, d: true, e: { $type: 'date' } } } as Document);
+    const d = await c.findOne({ _id: 1 });
+    expect((d?.ts as Timestamp | undefined)?._bsontype).toBe('Timestamp');
+    expect(d?.d).toBeInstanceOf(Date);
+    expect(d?.e).toBeInstanceOf(Date);
+    expect(await c.countDocuments({ ts: { $type: 'timestamp' }, d: { $type: 'date' } })).toBe(1);
+  });
+
+  it('the regular expression option x (not in JavaScript) is refused (238)', async () => {
+    await c.insertOne({ _id: 1, s: 'abc' });
+    expect((await errorOf(c.find({ s: { $regex: 'a b c', $options: 'x' } }).toArray())).code).toBe(238);
   });
 });
 
