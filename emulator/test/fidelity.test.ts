@@ -1,7 +1,7 @@
 // Behaviours where the emulator once answered differently from MongoDB without a word (found by
 // driving it with other projects' test suites). Each is now either MongoDB's answer or a refusal.
-import { Double, Timestamp, type Document } from 'bson';
-import type { Collection } from 'mongodb';
+import { Double, Long, Timestamp, type Document } from 'bson';
+import { MongoClient, type Collection } from 'mongodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { errorOf, startHarness, type Harness } from './support.js';
 
@@ -255,6 +255,31 @@ describe('hint', () => {
 });
 
 describe('numeric types', () => {
+  it('an int64 keeps its BSON type (inserted, replaced and $set), and compares with other widths', async () => {
+    const raw = new MongoClient(h.em.uri, { promoteLongs: false });
+    await raw.connect();
+    try {
+      const rc = raw.db('fidelity').collection('docs');
+      await rc.insertOne({ _id: 1 as never, l: Long.fromNumber(5), n: 5 });
+      await rc.insertOne({ _id: 2 as never, l: Long.fromNumber(6) });
+      await rc.replaceOne({ _id: 2 as never }, { l: Long.fromNumber(7) });
+      await rc.updateOne({ _id: 1 as never }, { $set: { m: Long.fromNumber(8) } });
+      const d1 = await rc.findOne({ _id: 1 as never });
+      expect((d1?.l as Long)._bsontype).toBe('Long');
+      expect((d1?.m as Long)._bsontype).toBe('Long');
+      expect(typeof d1?.n).toBe('number');
+      expect(((await rc.findOne({ _id: 2 as never }))?.l as Long)._bsontype).toBe('Long');
+      // Equality and $type across widths, from filters sent with int32 and int64 values.
+      expect(await rc.countDocuments({ l: 5 })).toBe(1);
+      expect(await rc.countDocuments({ n: Long.fromNumber(5) })).toBe(1);
+      expect(await rc.countDocuments({ l: { $type: 'long' } })).toBe(2);
+      // Arithmetic on a stored int64 is refused rather than answered with another type.
+      expect((await errorOf(rc.updateOne({ _id: 1 as never }, { $inc: { l: 1 } }))).code).toBe(238);
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('$type on number subtypes answers where the type is kept and refuses where it is not', async () => {
     await c.insertMany([{ _id: 1, v: 42.5 }, { _id: 2, v: 'x' }]);
     expect((await c.find({ v: { $type: 'double' } }).toArray()).map((d) => d._id)).toEqual([1]);
