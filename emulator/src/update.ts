@@ -304,12 +304,12 @@ function touchedPaths(ops: Doc): string[] {
  */
 function checkConflicts(ops: Doc): void {
   const paths = touchedPaths(ops);
-  if (paths.length < 2) return;
-  const sorted = [...paths].sort();
-  for (let i = 1; i < sorted.length; i++) {
-    const a = sorted[i - 1];
-    const b = sorted[i];
-    if (a === b || b.startsWith(a + '.')) throw new MongoCommandError(Codes.ConflictingUpdateOperators, `Updating the path '${b}' would create a conflict at '${a}'`);
+  for (let i = 0; i < paths.length; i++) {
+    for (let j = 0; j < paths.length; j++) {
+      const a = paths[i];
+      const b = paths[j];
+      if (i !== j && (a === b || b.startsWith(a + '.'))) throw new MongoCommandError(Codes.ConflictingUpdateOperators, `Updating the path '${b}' would create a conflict at '${a}'`);
+    }
   }
 }
 
@@ -321,8 +321,10 @@ function checkConflicts(ops: Doc): void {
 function takeDollarFields(ops: Doc, inserting: boolean): [string, unknown][] {
   const taken: [string, unknown][] = [];
   for (const op of ['$set', '$setOnInsert']) {
-    const arg = ops[op];
-    if (!isPlainObject(arg)) continue;
+    if (!isPlainObject(ops[op])) continue;
+    // A copy: the statement's own object is shared by every document a multi update changes.
+    const arg = { ...(ops[op] as Doc) };
+    ops[op] = arg;
     for (const [path, v] of Object.entries(arg)) {
       if (!path.startsWith('$') || isPositionalPart(path.split('.')[0])) continue;
       if (path.includes('.')) throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support update paths below a $-prefixed top-level field ('${path}')`);
@@ -343,8 +345,9 @@ function takeDollarFields(ops: Doc, inserting: boolean): [string, unknown][] {
  * subdocument element must match; other values are compared for equality.
  */
 function takePulls(ops: Doc): [string, unknown][] {
-  const pull = ops.$pull;
-  if (!isPlainObject(pull)) return [];
+  if (!isPlainObject(ops.$pull)) return [];
+  const pull = { ...ops.$pull };
+  ops.$pull = pull;
   const taken: [string, unknown][] = [];
   for (const [path, spec] of Object.entries(pull)) {
     if (hasPositional(path)) {

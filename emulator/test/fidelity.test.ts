@@ -29,6 +29,11 @@ describe('updates', () => {
     const r = await c.updateOne({ _id: 1 }, { $pull: { ticks: { $or: [{ name: 'eggs' }, { name: 'bacon' }] } } } as Document);
     expect(r.modifiedCount).toBe(1);
     expect((await c.findOne({ _id: 1 }))?.ticks).toEqual([{ name: 'spam' }]);
+    // Every document of a multi update gets the same $pull.
+    await c.insertMany([{ _id: 2, ticks: [{ name: 'eggs' }, 'eggs'] }, { _id: 3, ticks: [{ name: 'bacon' }] }]);
+    const m = await c.updateMany({ _id: { $in: [2, 3] } }, { $pull: { ticks: { $or: [{ name: 'eggs' }, { name: 'bacon' }] } } } as Document);
+    expect(m.modifiedCount).toBe(2);
+    expect((await c.find({ _id: { $in: [2, 3] } }).sort({ _id: 1 }).toArray()).map((d) => d.ticks)).toEqual([['eggs'], []]);
   });
 
   it('$pull with a condition on a field of subdocuments and a nested $elemMatch', async () => {
