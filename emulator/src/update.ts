@@ -508,8 +508,10 @@ export function upsertSeed(filter: Doc | undefined): Doc {
       if (k.startsWith('$')) continue;
       let val: unknown = v;
       if (isPlainObject(v) && Object.keys(v).some((x) => x.startsWith('$'))) {
-        if (!('$eq' in v)) continue;
-        val = v.$eq;
+        // mongod's optimizer turns a one-value $in into an equality, which then seeds the upsert.
+        if ('$eq' in v) val = v.$eq;
+        else if (Array.isArray(v.$in) && v.$in.length === 1) val = v.$in[0];
+        else continue;
       }
       if (val instanceof RegExp) continue;
       setDotted(seed, k, cloneDoc({ v: val }).v);

@@ -117,6 +117,11 @@ describe('more silent differences found while fixing these', () => {
     expect(await c.countDocuments({ ts: { $type: 'timestamp' }, d: { $type: 'date' } })).toBe(1);
   });
 
+  it('an upsert seeds its document from a one-value $in, as mongod (which treats it as equality)', async () => {
+    await c.updateOne({ _id: { $in: [9] }, k: { $in: ['v'] }, m: { $in: [1, 2] } }, { $set: { q: 1 } }, { upsert: true });
+    expect(await c.findOne({ q: 1 })).toEqual({ _id: 9, k: 'v', q: 1 });
+  });
+
   it('the regular expression option x (not in JavaScript) is refused (238)', async () => {
     await c.insertOne({ _id: 1, s: 'abc' });
     expect((await errorOf(c.find({ s: { $regex: 'a b c', $options: 'x' } }).toArray())).code).toBe(238);
