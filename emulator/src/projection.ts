@@ -88,6 +88,14 @@ export function applyProjection(docs: Doc[], projection: unknown, filter?: Doc):
   if (Object.keys(projection).length === 0) return docs;
   const { slices, elemMatches, positional, rest } = split(projection);
   const restKeys = Object.keys(rest).filter((k) => k !== '_id');
+  // The first field decides the kind, as in mongod; a later field of the other kind is an error.
+  const firstExcludes = restKeys.length > 0 && isExclusion(rest[restKeys[0]]);
+  const odd = restKeys.find((k) => isExclusion(rest[k]) !== firstExcludes);
+  if (odd !== undefined) {
+    throw firstExcludes
+      ? new MongoCommandError(31253, `Cannot do inclusion on field ${odd} in exclusion projection`, { codeName: 'Location31253' })
+      : new MongoCommandError(31254, `Cannot do exclusion on field ${odd} in inclusion projection`, { codeName: 'Location31254' });
+  }
   const inclusion = restKeys.length ? !restKeys.every((k) => isExclusion(rest[k])) : positional.length > 0 || elemMatches.length > 0 || (slices.length === 0 && '_id' in rest && !isExclusion(rest._id));
   for (const p of positional) {
     if (p.includes('.')) throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support the positional projection on a nested path ('${p}.$')`);

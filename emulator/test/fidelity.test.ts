@@ -208,6 +208,12 @@ describe('projections', () => {
     expect(Object.keys(d ?? {})).toEqual(['_id', 'title', 'author']);
   });
 
+  it('mixing inclusion and exclusion fails with mongod\'s codes (31254, 31253)', async () => {
+    expect((await errorOf(c.findOne({ _id: 1 }, { projection: { title: 1, x: 0 } }))).code).toBe(31254);
+    expect((await errorOf(c.findOne({ _id: 1 }, { projection: { x: 0, title: 1 } }))).code).toBe(31253);
+    expect(await c.findOne({ _id: 1 }, { projection: { _id: 0, title: 1 } })).toEqual({ title: 't' });
+  });
+
   it('$elemMatch in a projection on an array of scalars', async () => {
     const d = await c.findOne({ _id: 1 }, { projection: { nums: { $elemMatch: { $gt: 5 } } } });
     expect(d).toEqual({ _id: 1, nums: [7] });
