@@ -69,7 +69,7 @@ function validateOperators(doc: Doc, u: Doc, coll?: Collation): void {
       }
       if (op === '$inc' || op === '$mul' || op === '$bit') {
         if (hasWideNumber(val) || hasWideNumber(hasPositional(path) ? undefined : getPath(doc, path))) {
-          throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support ${op} on Decimal128 or 64-bit integers beyond 2^53 (field '${path}')`);
+          throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support ${op} on Decimal128 or 64-bit integer (long) values (field '${path}')`);
         }
       }
       if (op === '$inc' || op === '$mul') {
@@ -124,7 +124,7 @@ function currentDateAsSet(ops: Doc): void {
   const now = new Date();
   const set: Doc = isPlainObject(ops.$set) ? { ...ops.$set } : {};
   for (const [path, spec] of Object.entries(cd)) {
-    if (path in set) throw new MongoCommandError(Codes.ConflictingUpdateOperators, `Updating the path '${path}' would create a conflict at '${path}'`);
+    if (Object.hasOwn(set, path)) throw new MongoCommandError(Codes.ConflictingUpdateOperators, `Updating the path '${path}' would create a conflict at '${path}'`);
     const type = isPlainObject(spec) ? spec.$type : spec === true ? 'date' : undefined;
     if (type === 'timestamp') set[path] = new Timestamp({ t: Math.floor(now.getTime() / 1000), i: nextTimestampIncrement() });
     else if (type === 'date') set[path] = now;
@@ -163,8 +163,8 @@ function checkViable(doc: Doc, path: string): void {
 
 /**
  * Field names JavaScript objects inherit (`__proto__`, `constructor`, `toString`...) would make the
- * update engine walk into Object.prototype; MongoDB treats them as ordinary names. Creating such a
- * field by an update is refused rather than risked (existing own fields of that name are fine).
+ * update engine walk into Object.prototype; MongoDB treats them as ordinary names. An update path
+ * through such a name is refused rather than risked (inserts may still store such fields).
  */
 const inherited = new Set(Object.getOwnPropertyNames(Object.prototype));
 function refuseInheritedNames(path: string): void {

@@ -110,7 +110,7 @@ export function runPipeline(ctx: Ctx, txn: Txn, name: string | undefined, pipeli
   }
   // mingo's arithmetic ignores Decimal128 and wide Longs; refuse rather than answer differently.
   if (wide && computes(rest)) {
-    throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support aggregation expressions over Decimal128 or 64-bit integers beyond 2^53');
+    throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support aggregation expressions over Decimal128 or 64-bit integer (long) values');
   }
   if (!grouped && mutates(rest)) input = input.map(cloneDoc);
   try {
