@@ -13,6 +13,8 @@ Runs the MongoDB emulator (a test double, not MongoDB) and prints its connection
   --uninitialized                start like a fresh mongod --replSet: primary after rs.initiate()
   --ttl-interval-ms <n>          how often the TTL monitor runs (default 60000)
   --transaction-lifetime-ms <n>  transaction lifetime limit (default 60000)
+  --setParameter transactionLifetimeLimitSeconds=<n>
+                                 the same in seconds, as mongod takes it
   -h, --help                     print this and exit`;
 
 // Strict parsing: a typo or --help must never start a server on the default port.
@@ -26,6 +28,7 @@ function parse() {
       uninitialized: { type: 'boolean' },
       'ttl-interval-ms': { type: 'string' },
       'transaction-lifetime-ms': { type: 'string' },
+      setParameter: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -54,6 +57,25 @@ function numberOption(name: 'port' | 'ttl-interval-ms' | 'transaction-lifetime-m
   return n;
 }
 
+/** mongod's `--setParameter name=value`; the emulator knows transactionLifetimeLimitSeconds only. */
+function lifetimeFromSetParameter(): number | undefined {
+  let ms: number | undefined;
+  for (const param of values.setParameter ?? []) {
+    const [name, value] = param.split('=');
+    const n = Number(value);
+    if (name !== 'transactionLifetimeLimitSeconds') {
+      console.error(`--setParameter: the emulator supports only transactionLifetimeLimitSeconds, not '${name}'`);
+      process.exit(2);
+    }
+    if (!Number.isInteger(n) || n < 1) {
+      console.error(`--setParameter transactionLifetimeLimitSeconds must be an integer >= 1, got '${value}'`);
+      process.exit(2);
+    }
+    ms = n * 1000;
+  }
+  return ms;
+}
+
 const em = await startEmulator({
   port: numberOption('port') ?? 27017,
   host: values.host,
@@ -61,7 +83,7 @@ const em = await startEmulator({
   // Like a fresh mongod --replSet: waits for replSetInitiate (rs.initiate) before it is primary.
   replSetInitiated: values.uninitialized !== true,
   ttlIntervalMs: numberOption('ttl-interval-ms'),
-  transactionLifetimeMs: numberOption('transaction-lifetime-ms'),
+  transactionLifetimeMs: lifetimeFromSetParameter() ?? numberOption('transaction-lifetime-ms'),
 });
 console.log(em.uri);
 
