@@ -166,3 +166,19 @@ export async function rebuildLedger(
   const event = await models.Event.findById(eventId).session(session ?? null).lean<EventFields>();
   return event && migrateEvent(models, event, now, session);
 }
+
+/** Every event's ledger against a recount of its bookings at `now` (`npm run audit:availability`). */
+export async function auditAll(models: LedgerModels, now: Date): Promise<{ events: number; differences: Difference[] }> {
+  const differences: Difference[] = [];
+  let events = 0;
+  const cursor = models.Event.find({}, { ticketTypes: 1, holds: 1, ledgerVersion: 1 }).lean<EventFields[]>().cursor();
+  for await (const event of cursor) {
+    events++;
+    if (event.ledgerVersion !== LEDGER_VERSION) {
+      differences.push({ eventId: String(event._id), what: 'not migrated (run npm run db:migrate)', ledger: 0, bookings: 0 });
+      continue;
+    }
+    differences.push(...compare(event, await recount(models, event, now), now));
+  }
+  return { events, differences };
+}
