@@ -28,7 +28,7 @@ export interface LoadOptions {
 
 const USAGE = `usage: npm run loadtest -- <${[...SCENARIOS, 'all'].join('|')}> [options]
   --tickets N       tickets on sale (default 500)
-  --types T         hot-drop: sell T ticket types (capacities adding up to 1.5x the tickets), one item order per buyer (default 1)
+  --types T         hot-drop: sell T ticket types (capacities 1:2:3... adding up to 1.5x the tickets), one item order per buyer (default 1)
   --buyers M        buyer accounts (default 5000 for hot-drop, 500 for retry-storm)
   --connections C   concurrent connections (default 200)
   --duration S      seconds per timed phase (default 10)

@@ -3,8 +3,8 @@
  * to buy one at the same moment over C connections. Passes only when exactly min(N, M) tickets are
  * sold, nothing is oversold and no request got a 5xx, all verified afterwards through the API.
  * With `--types T` (T > 1) the event sells T ticket types whose capacities add up to 1.5x the
- * tickets (the event's total is the shared quota); buyer i orders one ticket of type i mod T with
- * `items`, and no type may be oversold either.
+ * tickets, unevenly (the event's total is the shared quota); buyer i orders one ticket of type
+ * i mod T with `items`, and no type may be oversold either.
  */
 import type autocannon from 'autocannon';
 import { fire, header, problemCode, toPhase } from '../lib/cannon.js';
@@ -128,15 +128,20 @@ export async function hotDrop(ctx: ScenarioContext): Promise<Omit<ScenarioResult
   };
 }
 
-/** Replaces the event's default type by `count` free types whose capacities add up to 1.5x its tickets. */
+/**
+ * Replaces the event's default type by `count` free types whose capacities add up to 1.5x its
+ * tickets, unevenly (1 : 2 : 3 ... parts), so the smallest type sells out mid-drop while the event
+ * quota binds the others: both limits are tested under load.
+ */
 async function replaceTypes(ctx: ScenarioContext, organizer: Account, eventId: string, count: number, tickets: number) {
   const { api } = ctx;
   const path = `/api/v1/events/${eventId}/ticket-types`;
   const [ga] = await api.data<{ id: string }[]>('GET', path, { token: organizer.accessToken });
   await api.request('DELETE', `${path}/${ga!.id}`, { token: organizer.accessToken });
-  const capacity = Math.ceil((tickets * 1.5) / count);
+  const parts = (count * (count + 1)) / 2;
   const made: { id: string }[] = [];
   for (let i = 0; i < count; i++) {
+    const capacity = Math.ceil((tickets * 1.5 * (i + 1)) / parts);
     made.push(await api.data<{ id: string }>('POST', path, { token: organizer.accessToken, body: { name: `Type ${i + 1}`, price: 0, capacity } }));
   }
   return made;

@@ -157,22 +157,23 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
   const outcome = await exclusiveSalesTransaction(deps, found.eventId, async (session) => {
     const now = deps.clock.now();
     const sales = await openSales(deps, found.eventId, session, now);
-    const before = await deps.models.Booking.findById(found._id).session(session).lean<BookingFields>();
-    const cancelled = await deps.models.Booking.findOneAndUpdate(
+    // The document as it was (new: false): what it held is what goes back.
+    const before = await deps.models.Booking.findOneAndUpdate(
       { _id: found._id, $or: [{ status: 'confirmed' }, { status: 'pending', expiresAt: { $gt: now } }] },
       { $set: { status: 'cancelled', cancelledAt: now, updatedAt: now } },
-      { new: true, session, timestamps: false },
+      { new: false, session, timestamps: false },
     ).lean<BookingFields>();
-    if (cancelled && before && sales) {
-      // What it gave back: a live hold, or sold tickets.
-      const lines = linesOf(before, sales.event.ticketTypes[0]?._id);
-      if (before.status === 'confirmed') sales.ledger.refund(lines);
-      else sales.ledger.releaseHold(lines, before.expiresAt as Date);
-      await saveLedger(deps, sales, session);
+    if (before) {
+      if (sales) {
+        const lines = linesOf(before, sales.event.ticketTypes[0]?._id);
+        if (before.status === 'confirmed') sales.ledger.refund(lines);
+        else sales.ledger.releaseHold(lines, before.expiresAt as Date);
+        await saveLedger(deps, sales, session);
+      }
       // Hook: outbox messages (booking.cancelled, refunds) and ticket voiding belong here.
+      const cancelled: BookingFields = { ...before, status: 'cancelled', cancelledAt: now, updatedAt: now };
       return { booking: cancelled, changed: true };
     }
-    if (cancelled) return { booking: cancelled, changed: true };
     // Cancelled (or expired, or its event cancelled) while we waited: the same answer as a repeat.
     const current = await deps.models.Booking.findById(found._id).session(session).lean<BookingFields>();
     if (!current) throw notFound('Booking');
