@@ -313,3 +313,35 @@ describe('idempotency of item orders', () => {
     expect((await typeAvailability(t.app, eventId)).heldTickets).toBe(3);
   });
 });
+
+describe('the listing', () => {
+  it('sorts and filters by availability from the ledger, and shows the lowest on-sale price', async () => {
+    const category = `cat${randomUUID().slice(0, 8)}`;
+    const make = async (total: number) => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/events',
+        headers: bearer(owner.accessToken),
+        payload: { name: 'Listed', venue: 'Hall', startsAt: new Date(t.clock.now().getTime() + 86_400_000 * 9).toISOString(), totalTickets: total, price: 4000, currency: 'EUR', category, status: 'published' },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json().data.id as string;
+    };
+    const [full, some, many] = [await make(2), await make(5), await make(9)];
+    expect((await book(t.app, buyer.accessToken, { eventId: full, quantity: 2 })).statusCode).toBe(201);
+    expect((await book(t.app, buyer.accessToken, { eventId: some, quantity: 1 })).statusCode).toBe(201);
+    await addType(t.app, owner.accessToken, many, { name: 'Cheap', price: 1000, capacity: 3 });
+
+    const res = await t.app.inject({ method: 'GET', url: `/api/v1/events?category=${category}&availableOnly=true&sort=-availableTickets` });
+    expect(res.statusCode, res.body).toBe(200);
+    const data = res.json().data as { id: string; availableTickets: number; price: number; ticketTypes: unknown[] }[];
+    expect(data.map((e) => [e.id, e.availableTickets])).toEqual([
+      [many, 9],
+      [some, 4],
+    ]);
+    expect(data[0]).toMatchObject({ price: 1000 });
+    expect(data[0].ticketTypes).toHaveLength(2);
+    const byPrice = await t.app.inject({ method: 'GET', url: `/api/v1/events?category=${category}&sort=price` });
+    expect(byPrice.json().data.map((e: { id: string }) => e.id)[0]).toBe(many);
+  });
+});

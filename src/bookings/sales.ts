@@ -154,6 +154,8 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
       const { event, ledger } = sales;
       if (event.status !== 'published') throw notOnSale(`it is ${event.status}`);
       if (event.startsAt.getTime() <= now.getTime()) throw notOnSale('it has already started');
+      // Coupons (priceOrder), seats and the waitlist's reserved tickets (ledger) decide here too,
+      // on this same snapshot: no second conflict point.
       const order = priceOrder(resolveOrder(event, input, now));
       // All lines or none, against the per-type and the event's figures of this one snapshot.
       const short = ledger.shortfall(order.lines);
@@ -197,6 +199,8 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
   // createdAt and updatedAt are already set, so Mongoose keeps them (it only fills missing timestamps).
   if (docs.length > 0 && sales) {
     await deps.models.Booking.insertMany(docs, { session, ordered: true });
+    // Hook: outbox messages of the bookings made (booking.created, and booking.confirmed with the
+    // tickets of free orders) are inserted here, in this session, so they commit with the sale.
     await saveLedger(deps, sales, session);
   }
   return { decisions, inserted: docs.length };
