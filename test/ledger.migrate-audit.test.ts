@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditAll, rebuildLedger } from '../src/bookings/ledger-audit.js';
 import { migrateAll } from '../src/bookings/migrate.js';
 import { createAccount, type TestAccount } from './fixtures/accounts.js';
-import { book, bookingOf } from './fixtures/bookings.js';
+import { book, bookingOf, createEvent } from './fixtures/bookings.js';
 import { typeAvailability } from './fixtures/ticket-types.js';
 import { buildTestApp, type TestApp } from './helper.js';
 
@@ -152,5 +152,49 @@ describe('db:migrate and audit:availability', () => {
     expect(once.code, once.out).toBe(0);
     expect(once.out).toContain('0 event(s)');
     expect(await snapshot()).toEqual(before);
+  }, 60_000);
+});
+
+describe('a purchase does not read the event\'s history (DESIGN.md 12)', () => {
+  it('sends the same statements, none of them over the bookings of the event, after 3,000 confirmed bookings', async () => {
+    const organizer = await createAccount(t.app, { role: 'organizer' });
+    const eventId = await createEvent(t.app, organizer.accessToken, { totalTickets: 10_000, price: 500 });
+    const statements = async () => {
+      const calls: string[] = [];
+      t.app.db.set('debug', (collection: string, method: string, query: unknown) => calls.push(`${collection}.${method} ${JSON.stringify(query)}`));
+      try {
+        const res = await book(t.app, buyer.accessToken, { eventId, quantity: 1 });
+        expect(res.statusCode, res.body).toBe(201);
+      } finally {
+        t.app.db.set('debug', false);
+      }
+      // What the sale sends (the session check may be cached or not); ids, keys and times differ.
+      return calls.filter((c) => /^(events|bookings)\./.test(c)).map((c) => c.replace(/"[0-9a-f]{24}"|"[0-9a-f-]{36}"|"\d{4}-\d\d-\d\dT[^"]*"/g, '"…"'));
+    };
+    const empty = await statements();
+
+    const now = t.clock.now();
+    const history = Array.from({ length: 3000 }, () => ({
+      eventId: new Types.ObjectId(eventId),
+      userId: new Types.ObjectId(),
+      quantity: 1,
+      status: 'confirmed',
+      unitPrice: 500,
+      totalPrice: 500,
+      currency: 'EUR',
+      expiresAt: null,
+      tickets: [],
+      createdAt: now,
+      updatedAt: now,
+    }));
+    await t.app.models.Booking.collection.insertMany(history);
+    await rebuildLedger(t.app.models, eventId, now);
+    const full = await statements();
+
+    expect(full).toEqual(empty);
+    // No aggregation and no scan of the event's bookings: the bookings read is the key lookup.
+    expect(full.some((c) => c.includes('aggregate'))).toBe(false);
+    for (const c of full.filter((x) => x.startsWith('bookings.find'))) expect(c).toContain('idempotencyKey');
+    expect((await typeAvailability(t.app, eventId)).confirmedTickets).toBe(3000);
   }, 60_000);
 });
