@@ -52,7 +52,8 @@ async function oldEvent(total: number): Promise<Types.ObjectId> {
   const rows: [string, number, number | null][] = [
     ['confirmed', 3, null],
     ['pending', 2, 600_000],
-    ['pending', 4, -1],
+    // Expired by an hour: the audit script judges holds by the wall clock, not the test clock.
+    ['pending', 4, -3_600_000],
     ['cancelled', 1, null],
   ];
   for (const [status, quantity, holdMs] of rows) {
