@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['baseline', 'hot-drop', 'retry-storm', 'browse'] as const;
+export const SCENARIOS = ['baseline', 'hot-drop', 'retry-storm', 'browse', 'history'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface LoadOptions {
@@ -24,6 +24,10 @@ export interface LoadOptions {
   logLevel: string;
   /** Run the children from TypeScript through tsx instead of compiling them first. */
   tsx: boolean;
+  /** history: the confirmed bookings seeded on the event before each measurement, in order. */
+  existing: number[];
+  /** browse: published events in the catalogue. */
+  events: number;
 }
 
 const USAGE = `usage: npm run loadtest -- <${[...SCENARIOS, 'all'].join('|')}> [options]
@@ -36,7 +40,9 @@ const USAGE = `usage: npm run loadtest -- <${[...SCENARIOS, 'all'].join('|')}> [
   --mongo inline|process   embedded MongoDB inside the server child or as its own process (default process)
   --log-level L     server LOG_LEVEL (default info)
   --profile         CPU-profile the server child (node --cpu-prof)
-  --tsx             run the server from source through tsx (skips the tsc build; slower start)`;
+  --tsx             run the server from source through tsx (skips the tsc build; slower start)
+  --existing A,B,.. history: confirmed bookings seeded into the database before each measurement (default 0,10000,100000)
+  --events E        browse: published events in the catalogue (default 20; above 20 the rest are seeded into the database)`;
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -66,6 +72,8 @@ export function parseOptions(argv: string[]): LoadOptions {
       'log-level': { type: 'string' },
       profile: { type: 'boolean', default: false },
       tsx: { type: 'boolean', default: false },
+      existing: { type: 'string' },
+      events: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -89,5 +97,11 @@ export function parseOptions(argv: string[]): LoadOptions {
     mongo,
     logLevel: values['log-level'] ?? 'info',
     tsx: values.tsx ?? false,
+    existing: (values.existing ?? '0,10000,100000').split(',').map((raw) => {
+      const n = Number(raw.trim());
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--existing takes whole numbers >= 0, got "${raw}"`);
+      return n;
+    }),
+    events: positiveInt('events', values.events, 20),
   };
 }

@@ -14,6 +14,8 @@ export interface Target {
   /** How the service under test runs, for the report. */
   description: string;
   admin: { email: string; password: string } | null;
+  /** The service's database (its own database name), for scenarios that seed data directly; null if unknown. */
+  mongoUri: string | null;
   /** The Redis key prefix of a service this runner started (null for --url). */
   redisPrefix: string | null;
   children: Child[];
@@ -113,6 +115,7 @@ export async function startBaseline(opts: LoadOptions): Promise<Target> {
     baseUrl: `http://127.0.0.1:${child.ready.port}`,
     description: `bare Fastify child process (${opts.tsx ? 'through tsx' : 'tsc output'}, pid ${child.pid})`,
     admin: null,
+    mongoUri: null,
     redisPrefix: null,
     children: [child],
     profileDir: prof.dir,
@@ -134,6 +137,7 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       baseUrl: opts.url,
       description: `running service at ${opts.url}`,
       admin: ADMIN_EMAIL && ADMIN_PASSWORD ? { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } : null,
+      mongoUri: process.env.MONGODB_URI ?? null,
       redisPrefix: null,
       children: [],
       profileDir: null,
@@ -189,6 +193,7 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       baseUrl: `http://127.0.0.1:${server.ready.port}`,
       description: `service child process (${opts.tsx ? 'TypeScript through tsx' : 'tsc output'}, pid ${server.pid}, LOG_LEVEL=${opts.logLevel}); MongoDB: ${mongoText}; Redis ${REDIS_URL}`,
       admin,
+      mongoUri: mongoUri ?? null,
       redisPrefix,
       children,
       profileDir: prof.dir,

@@ -3,6 +3,7 @@ import type { Types } from 'mongoose';
 import type { Clock } from '../lib/clock.js';
 import type { KeyValueStore } from '../lib/kv.js';
 import { EVENT_STATUSES, type EventStatus } from './event.model.js';
+import { bumpListingVersion } from './listing-cache.js';
 
 /**
  * Read-through cache of one event's read answers (DESIGN.md 4): serves GET /events/:id and
@@ -49,6 +50,7 @@ export interface EventCacheDeps {
  * (create, confirm, cancel). A hold expiring needs no call: the entry is stale from that instant
  * (freshUntil). Never throws: a failed delete is logged and the entry dies with its TTL.
  * The previous format's key goes too, so instances still running it during a deploy see the write.
+ * Cached listing pages go too (listing-cache.ts): they show the event's availability.
  */
 export async function invalidateEventCache(
   kv: KeyValueStore,
@@ -57,11 +59,15 @@ export async function invalidateEventCache(
 ): Promise<void> {
   const id = String(eventId);
   forgetLoadInFlight(kv, eventCacheKey(id));
-  try {
-    await kv.delete(eventCacheKey(id), eventCacheKey(id, FORMAT - 1));
-  } catch (err) {
-    log?.warn({ err: (err as Error).message, eventId: id }, 'event cache invalidation failed');
-  }
+  const dropEntry = async () => {
+    try {
+      await kv.delete(eventCacheKey(id), eventCacheKey(id, FORMAT - 1));
+    } catch (err) {
+      log?.warn({ err: (err as Error).message, eventId: id }, 'event cache invalidation failed');
+    }
+  };
+  // Both round trips at once: a sale waits for one Redis latency, not two.
+  await Promise.all([dropEntry(), bumpListingVersion(kv, log)]);
 }
 
 // One field per line: JSON text never holds a raw line break, so the answers need no escaping and a

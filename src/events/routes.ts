@@ -9,8 +9,10 @@ import {
   pagedEnvelope,
   problemSchema,
   sendSerialized,
+  serializeAnswer,
 } from '../lib/http.js';
 import type { Actor } from './access.js';
+import { cachedListing } from './listing-cache.js';
 import { listEventBookings, listEvents } from './queries.js';
 import { getAvailability, getEvent } from './reads.js';
 import {
@@ -32,6 +34,7 @@ const bearer = [{ bearerAuth: [] }];
 // Anyone may call these; a token, if sent, must be valid (`{}` is OpenAPI's "no credentials").
 const optionalBearer: { [scheme: string]: string[] }[] = [{}, { bearerAuth: [] }];
 const tags = ['events'];
+const listingAnswer = pagedEnvelope(eventSchema);
 
 const actorOf = (request: FastifyRequest): Actor | undefined =>
   request.auth ? { userId: request.auth.userId, role: request.auth.role } : undefined;
@@ -72,12 +75,16 @@ export default async function eventRoutes(fastify: FastifyInstance): Promise<voi
         security: optionalBearer,
         summary: 'Published events, with computed availability',
         querystring: listEventsQuery,
-        response: { 200: pagedEnvelope(eventSchema), 400: problem, 401: problem },
+        response: { 200: listingAnswer, 400: problem, 401: problem },
       },
     },
-    async (request) => {
-      const { data, total } = await listEvents(app, request.query);
-      return paged(data, request.query.page, request.query.limit, total);
+    async (request, reply) => {
+      // Whole pages, serialized, from the listing cache (listing-cache.ts); built at most once per TTL.
+      const body = await cachedListing(app, request.query, async () => {
+        const { data, total } = await listEvents(app, request.query);
+        return serializeAnswer(listingAnswer, paged(data, request.query.page, request.query.limit, total));
+      });
+      return sendSerialized(reply, body);
     },
   );
 
