@@ -78,3 +78,39 @@ export async function dropCached(prefix: string, pattern: string): Promise<void>
     redis.disconnect();
   }
 }
+
+/**
+ * `count` more published events like the template (same organizer and default type), with their
+ * own names, categories, start dates over the next year, and ledgers showing from none to all of
+ * their tickets sold: a catalogue for the listing at scale.
+ */
+export async function seedEvents(conn: Connection, templateId: string, count: number, runId: string, categories: string[], log: (line: string) => void): Promise<void> {
+  const events = conn.collection('events');
+  const template = await events.findOne({ _id: new Types.ObjectId(templateId) });
+  if (!template) throw new Error(`template event ${templateId} not found`);
+  const [type] = template.ticketTypes as Record<string, unknown>[];
+  const total = template.totalTickets as number;
+  const at = new Date();
+  const t0 = performance.now();
+  for (let start = 0; start < count; start += BATCH) {
+    const docs = [];
+    for (let i = start; i < Math.min(count, start + BATCH); i++) {
+      docs.push({
+        ...template,
+        _id: new Types.ObjectId(),
+        name: `Browse ${runId} seeded #${i + 20}`,
+        category: categories[i % categories.length],
+        startsAt: new Date(at.getTime() + (1 + (i % 365)) * 86_400_000 + i * 1000),
+        price: i % 50,
+        ticketTypes: [{ ...type, _id: new Types.ObjectId(), confirmed: (i * 7) % (total + 1) }],
+        holds: [],
+        salesVersion: 0,
+        revision: 0,
+        createdAt: at,
+        updatedAt: at,
+      });
+    }
+    await events.insertMany(docs, { ordered: false });
+  }
+  log(`seeded ${count} published events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}

@@ -50,12 +50,15 @@ export interface EventCacheDeps {
  * (create, confirm, cancel). A hold expiring needs no call: the entry is stale from that instant
  * (freshUntil). Never throws: a failed delete is logged and the entry dies with its TTL.
  * The previous format's key goes too, so instances still running it during a deploy see the write.
- * Cached listing pages go too (listing-cache.ts): they show the event's availability.
+ * Cached listing pages go too (listing-cache.ts) unless `listings` is false: sales pass false, so a
+ * hot drop does not rebuild every listing page on every sale; listings then show a sale within
+ * EVENT_CACHE_TTL_SECONDS, as they show a hold running out (DESIGN.md 4).
  */
 export async function invalidateEventCache(
   kv: KeyValueStore,
   eventId: string | Types.ObjectId,
   log?: FastifyBaseLogger,
+  { listings = true }: { listings?: boolean } = {},
 ): Promise<void> {
   const id = String(eventId);
   forgetLoadInFlight(kv, eventCacheKey(id));
@@ -67,7 +70,7 @@ export async function invalidateEventCache(
     }
   };
   // Both round trips at once: a sale waits for one Redis latency, not two.
-  await Promise.all([dropEntry(), bumpListingVersion(kv, log)]);
+  await Promise.all([dropEntry(), listings ? bumpListingVersion(kv, log) : undefined]);
 }
 
 // One field per line: JSON text never holds a raw line break, so the answers need no escaping and a
