@@ -84,10 +84,16 @@ function judgeEarlierUse(earlier: BookingFields, stamp: IdempotencyStamp, use: '
   throw keyReused();
 }
 
-const keyFilter = (userId: string, key: string) => [
-  { userId: new Types.ObjectId(userId), idempotencyKey: key },
-  { userId: new Types.ObjectId(userId), confirmIdempotencyKey: key },
-];
+/**
+ * The bookings of these users made or confirmed with one of these keys (a superset of the exact
+ * (user, key) pairs when several users are asked at once; callers match pairs). The users' equality
+ * is outside the `$or` so every planner (the emulator's too) narrows by the userId index first:
+ * the cost follows the buyers' own bookings, never the event's or the collection's (DESIGN.md 12).
+ */
+const keyFilter = (userIds: string[], keys: string[]) => ({
+  userId: userIds.length === 1 ? new Types.ObjectId(userIds[0]) : { $in: [...new Set(userIds)].map((id) => new Types.ObjectId(id)) },
+  $or: [{ idempotencyKey: keys.length === 1 ? keys[0] : { $in: keys } }, { confirmIdempotencyKey: keys.length === 1 ? keys[0] : { $in: keys } }],
+});
 
 /** Layer 3 for one request: the booking this key already made (replay), 422 if used otherwise, else null. */
 export async function earlierUseOfKey(
@@ -97,7 +103,7 @@ export async function earlierUseOfKey(
   use: 'create' | 'confirm',
   session?: ClientSession,
 ): Promise<BookingFields | null> {
-  const uses = await deps.models.Booking.find({ $or: keyFilter(userId, stamp.key) })
+  const uses = await deps.models.Booking.find(keyFilter([userId], [stamp.key]))
     .session(session ?? null)
     .lean<BookingFields[]>();
   const earlier = uses.find((b) => b.idempotencyKey === stamp.key) ?? uses[0];
@@ -109,9 +115,12 @@ async function earlierUses(deps: BookingDeps, jobs: CreateJob[], session: Client
   const byKey = new Map<string, BookingFields>();
   const stamped = jobs.filter((j) => j.stamp);
   if (stamped.length === 0) return byKey;
-  const found = await deps.models.Booking.find({
-    $or: stamped.flatMap((j) => keyFilter(j.actor.userId, (j.stamp as IdempotencyStamp).key)),
-  })
+  const found = await deps.models.Booking.find(
+    keyFilter(
+      stamped.map((j) => j.actor.userId),
+      stamped.map((j) => (j.stamp as IdempotencyStamp).key),
+    ),
+  )
     .session(session)
     .lean<BookingFields[]>();
   // A creation with the key wins over a confirmation with it (a 422 either way unless it is a replay).
