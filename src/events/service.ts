@@ -7,6 +7,7 @@ import { AppError, notFound } from '../lib/errors.js';
 import { runTransaction } from '../lib/transaction.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
 import { invalidateEventCache } from './cache.js';
+import { bumpListingVersion } from './listing-cache.js';
 import { type EventFields, LEDGER_VERSION } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
 import type { CreateEventInput, EventDto, UpdateEventInput } from './schemas.js';
@@ -73,6 +74,8 @@ export async function createEvent(deps: EventDeps, actor: Actor, input: CreateEv
     holds: [],
     ledgerVersion: LEDGER_VERSION,
   });
+  // A published event joins the listings at once (a draft is in none, but cheap to count as a change).
+  await bumpListingVersion(deps.kv, deps.log);
   const view = eventView(doc.toObject<EventFields>());
   // A new event has no bookings: everything is available.
   return { event: toEventDto(view, undefined, deps.clock.now()), etag: etagOf(view) };
