@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['baseline', 'hot-drop', 'retry-storm', 'browse', 'history'] as const;
+export const SCENARIOS = ['baseline', 'hot-drop', 'retry-storm', 'browse', 'history', 'cluster'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface LoadOptions {

@@ -25,6 +25,8 @@ export interface Child {
   stop(): Promise<number | null>;
   /** Toggles the child's load-phase CPU profiler (children/profiler.ts). */
   signalProfiler(): void;
+  /** kill -9: the crash of an instance (cluster scenario). */
+  crash(): void;
 }
 
 function isReady(message: unknown): message is ReadyMessage {
@@ -79,6 +81,9 @@ export async function startChild(
     ready,
     signalProfiler() {
       child.kill('SIGUSR2');
+    },
+    crash() {
+      child.kill('SIGKILL');
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

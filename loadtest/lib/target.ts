@@ -29,6 +29,11 @@ export interface Target {
   profilePhase<T>(label: string, work: () => Promise<T>): Promise<T>;
   /** CPU time of each child during each timed phase, in the order the phases ran. */
   phaseCpu: PhaseCpu[];
+  /**
+   * Starts one more instance of the service on the same database, Redis prefix and secrets (the
+   * cluster scenario); stopped with the target. Null where this runner did not start the service.
+   */
+  startSibling: ((name: string) => Promise<Child>) | null;
   stop(): Promise<void>;
 }
 
@@ -121,6 +126,7 @@ export async function startBaseline(opts: LoadOptions): Promise<Target> {
     profileDir: prof.dir,
     profilePhase: prof.phase([child]),
     phaseCpu: prof.cpu,
+    startSibling: null,
     stop: async () => void (await child.stop()),
   };
 }
@@ -143,6 +149,7 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       profileDir: null,
       profilePhase: (_label, work) => work(),
       phaseCpu: [],
+      startSibling: null,
       stop: async () => undefined,
     };
   }
@@ -199,6 +206,11 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       profileDir: prof.dir,
       profilePhase: prof.phase(children),
       phaseCpu: prof.cpu,
+      async startSibling(name: string) {
+        const sibling = await startChild(`${scenario}-${name}`, 'loadtest/lib/children/service.ts', env, { compiled: !opts.tsx });
+        children.push(sibling);
+        return sibling;
+      },
       async stop() {
         await stopAll();
         await clearRedisPrefix(redisPrefix);
