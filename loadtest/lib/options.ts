@@ -28,6 +28,8 @@ export interface LoadOptions {
   existing: number[];
   /** browse: published events in the catalogue. */
   events: number;
+  /** cluster: the database's transactionLifetimeLimitSeconds for the run (mongod's default is 60). */
+  txLifetime: number;
 }
 
 const USAGE = `usage: npm run loadtest -- <${[...SCENARIOS, 'all'].join('|')}> [options]
@@ -42,6 +44,7 @@ const USAGE = `usage: npm run loadtest -- <${[...SCENARIOS, 'all'].join('|')}> [
   --profile         CPU-profile the server child (node --cpu-prof)
   --tsx             run the server from source through tsx (skips the tsc build; slower start)
   --existing A,B,.. history: confirmed bookings seeded into the database before each measurement (default 0,10000,100000)
+  --tx-lifetime S   cluster: transactionLifetimeLimitSeconds set on the database for the run (default 5; mongod's own default is 60)
   --events E        browse: published events in the catalogue (default 20; above 20 the rest are seeded into the database)`;
 
 export class UsageError extends Error {
@@ -74,6 +77,7 @@ export function parseOptions(argv: string[]): LoadOptions {
       tsx: { type: 'boolean', default: false },
       existing: { type: 'string' },
       events: { type: 'string' },
+      'tx-lifetime': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -103,5 +107,6 @@ export function parseOptions(argv: string[]): LoadOptions {
       return n;
     }),
     events: positiveInt('events', values.events, 20),
+    txLifetime: positiveInt('tx-lifetime', values['tx-lifetime'], 5),
   };
 }
