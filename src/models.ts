@@ -3,6 +3,9 @@ import { bookingModel } from './bookings/booking.model.js';
 import { eventModel } from './events/event.model.js';
 import { sessionModel } from './auth/session.model.js';
 import { userModel } from './auth/user.model.js';
+import { jobLeaseModel } from './outbox/job-lease.model.js';
+import { outboxModel } from './outbox/message.model.js';
+import { webhookModel } from './webhooks/webhook.model.js';
 
 function compileModels(conn: Connection) {
   return {
@@ -10,6 +13,9 @@ function compileModels(conn: Connection) {
     Session: sessionModel(conn),
     Event: eventModel(conn),
     Booking: bookingModel(conn),
+    OutboxMessage: outboxModel(conn),
+    JobLease: jobLeaseModel(conn),
+    Webhook: webhookModel(conn),
   };
 }
 export type Models = ReturnType<typeof compileModels>;

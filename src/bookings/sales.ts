@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { MongoServerError } from 'mongodb';
 import { type ClientSession, Types } from 'mongoose';
 import { notFound } from '../lib/errors.js';
+import { bookingMessage } from '../outbox/booking-messages.js';
 import { availabilityFor } from './availability.js';
 import type { BookingFields } from './booking.model.js';
 import { keyReused, notOnSale, quantityOutOfRange, soldOut } from './problems.js';
@@ -155,6 +156,14 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
   }
   // createdAt and updatedAt are already set, so Mongoose keeps them (it only fills missing timestamps).
   if (docs.length > 0) await deps.models.Booking.insertMany(docs, { session, ordered: true });
+  // Announced in the same transaction (DESIGN.md 9); a free booking is created confirmed: both.
+  await deps.outbox.enqueue(
+    session,
+    docs.flatMap((d) => {
+      const b = d.toObject<BookingFields>();
+      return b.status === 'confirmed' ? [bookingMessage('booking.created', b), bookingMessage('booking.confirmed', b)] : [bookingMessage('booking.created', b)];
+    }),
+  );
   return { decisions, inserted: docs.length };
 }
 

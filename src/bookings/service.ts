@@ -8,6 +8,7 @@ import { SalesDesk } from './sales-desk.js';
 import { statusAt } from './schemas.js';
 import { issueTickets } from './tickets.js';
 import { tooBusy, transactionStats } from '../lib/transaction.js';
+import { bookingMessage } from '../outbox/booking-messages.js';
 import type {
   Actor,
   BookingDeps,
@@ -124,6 +125,7 @@ export async function confirmBooking(
           { new: true, session, timestamps: false },
         ).lean<BookingFields>();
         if (!confirmed) throw invalidState('no longer pending');
+        await deps.outbox.enqueue(session, bookingMessage('booking.confirmed', confirmed));
         return { booking: confirmed, replayed: false };
       });
       if (!outcome.replayed) await notify(deps, found.eventId);
@@ -155,7 +157,10 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
       { $set: { status: 'cancelled', cancelledAt: now, updatedAt: now } },
       { new: true, session, timestamps: false },
     ).lean<BookingFields>();
-    if (cancelled) return { booking: cancelled, changed: true };
+    if (cancelled) {
+      await deps.outbox.enqueue(session, bookingMessage('booking.cancelled', cancelled));
+      return { booking: cancelled, changed: true };
+    }
     // Cancelled (or expired, or its event cancelled) while we waited: the same answer as a repeat.
     const current = await deps.models.Booking.findById(found._id).session(session).lean<BookingFields>();
     if (!current) throw notFound('Booking');

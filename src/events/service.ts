@@ -5,6 +5,7 @@ import { AppError, notFound } from '../lib/errors.js';
 import { runTransaction } from '../lib/transaction.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
 import { invalidateEventCache } from './cache.js';
+import { eventCancelledMessage } from '../outbox/event-messages.js';
 import type { EventFields } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
 import type { CreateEventInput, EventDto, UpdateEventInput } from './schemas.js';
@@ -166,11 +167,14 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
       { $set: { status: 'cancelled', cancelledAt: now } },
       { session },
     );
-    return deps.models.Event.findOneAndUpdate(
+    const updated = await deps.models.Event.findOneAndUpdate(
       { _id: event._id },
       { $set: { status: 'cancelled' }, $inc: { revision: 1 } },
       { session, new: true },
     ).lean();
+    // cancelledAt names the bookings this cancelled (their emails, notifications/emails.ts).
+    await deps.outbox.enqueue(session, eventCancelledMessage(event, now));
+    return updated;
   });
   if (!cancelled) throw notFound('Event');
   await invalidateEventCache(deps.kv, cancelled._id, deps.log);
