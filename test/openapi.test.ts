@@ -39,6 +39,11 @@ const CONTRACT: readonly [Method, string][] = [
   ['patch', '/api/v1/bookings/{id}/cancel'],
   ['get', '/api/v1/bookings'],
   ['get', '/api/v1/bookings/{id}'],
+  ['post', '/api/v1/webhooks'],
+  ['get', '/api/v1/webhooks'],
+  ['delete', '/api/v1/webhooks/{id}'],
+  ['get', '/api/v1/webhooks/{id}/deliveries'],
+  ['post', '/api/v1/webhooks/{id}/deliveries/{deliveryId}/retry'],
 ];
 const HEALTH: readonly [Method, string][] = [
   ['get', '/health'],
