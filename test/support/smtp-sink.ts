@@ -10,30 +10,30 @@ export class SmtpSink {
   readonly mails: ParsedMail[] = [];
   private waiters: { count: number; resolve: () => void }[] = [];
 
-  private constructor(
-    private readonly server: SMTPServer,
-    readonly port: number,
-  ) {}
+  private readonly server: SMTPServer;
+  port = 0;
 
-  static async start(): Promise<SmtpSink> {
-    let sink: SmtpSink | undefined;
-    const server = new SMTPServer({
+  private constructor() {
+    this.server = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS'],
       logger: false,
-      onData(stream, _session, callback) {
+      onData: (stream, _session, callback) => {
         simpleParser(stream).then(
           (mail) => {
-            sink?.receive(mail);
+            this.receive(mail);
             callback();
           },
           (err: Error) => callback(err),
         );
       },
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.server.address() as AddressInfo;
-    sink = new SmtpSink(server, port);
+  }
+
+  static async start(): Promise<SmtpSink> {
+    const sink = new SmtpSink();
+    await new Promise<void>((resolve) => sink.server.listen(0, '127.0.0.1', resolve));
+    sink.port = (sink.server.server.address() as AddressInfo).port;
     return sink;
   }
 
