@@ -27,8 +27,9 @@ export interface SweeperDeps {
   txTimeoutMs: number;
 }
 
-/** Holds handled per run and per kind; the next run (seconds later) takes the rest. */
+/** Holds read per query; a run goes on for up to MAX_BATCHES of them, the next run takes the rest. */
 const BATCH = 500;
+const MAX_BATCHES = 20;
 
 const transaction = <T>(deps: SweeperDeps, work: Parameters<typeof runTransaction<T>>[1]) =>
   runTransaction(deps.db, work, { deadline: performance.now() + deps.txTimeoutMs });
@@ -54,8 +55,8 @@ async function announceForEvent(deps: SweeperDeps, eventId: Types.ObjectId, ids:
   });
 }
 
-/** Finds holds that expired and were not announced yet, and announces them. */
-export async function sweepExpiredHolds(deps: SweeperDeps): Promise<number> {
+/** Announces one batch of expired, unannounced holds (oldest first); answers how many it found and announced. */
+async function sweepBatch(deps: SweeperDeps): Promise<{ found: number; announced: number }> {
   const now = deps.clock.now();
   const expired = await deps.models.Booking.find(
     { status: 'pending', expiresAt: { $lte: now }, expiryAnnouncedAt: null },
@@ -71,7 +72,18 @@ export async function sweepExpiredHolds(deps: SweeperDeps): Promise<number> {
   }
   let announced = 0;
   for (const [eventId, ids] of byEvent) announced += await announceForEvent(deps, new Types.ObjectId(eventId), ids);
-  return announced;
+  return { found: expired.length, announced };
+}
+
+/** Finds holds that expired and were not announced yet, and announces them, batch by batch. */
+export async function sweepExpiredHolds(deps: SweeperDeps): Promise<number> {
+  let total = 0;
+  for (let round = 0; round < MAX_BATCHES; round++) {
+    const { found, announced } = await sweepBatch(deps);
+    total += announced;
+    if (found < BATCH) break;
+  }
+  return total;
 }
 
 /** Sends "your hold expires soon" once per hold, HOLD_REMINDER_SECONDS before it ends. */
