@@ -29,6 +29,8 @@ export class WebhookReceiver {
   private readonly attempts = new Map<string, number>();
   private readonly inFlight = new Map<string, number>();
   maxParallelPerId = 0;
+  /** Requests that arrived, answered or not yet. */
+  arrivals = 0;
   secret = '';
   behaviour: ReceiverBehaviour = {};
 
@@ -51,6 +53,7 @@ export class WebhookReceiver {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.arrivals++;
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
@@ -75,8 +78,10 @@ export class WebhookReceiver {
     if (delay > 0) await sleep(delay);
     const status = verified ? (this.behaviour.status?.(attempt, id) ?? 204) : 401;
     this.inFlight.set(id, (this.inFlight.get(id) ?? 1) - 1);
-    this.received.push({ id, timestamp: String(req.headers['webhook-timestamp']), verified, body: JSON.parse(raw) as Received['body'], answered: status });
-    if (!res.destroyed) res.writeHead(status).end();
+    // The sender gave up (timed out, or died) before the answer: recorded as unanswered (0).
+    const gone = res.destroyed || req.socket.destroyed;
+    this.received.push({ id, timestamp: String(req.headers['webhook-timestamp']), verified, body: JSON.parse(raw) as Received['body'], answered: gone ? 0 : status });
+    if (!gone) res.writeHead(status).end();
   }
 
   attemptsOf(id: string): number {
