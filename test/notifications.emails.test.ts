@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { assertMailConfigured } from '../src/notifications/mailer.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { book, bookingOf, confirm, createEvent } from './fixtures/bookings.js';
 import { outboxRows } from './fixtures/webhooks.js';
@@ -145,5 +147,12 @@ describe('emails', () => {
     } finally {
       await quiet.close();
     }
+  });
+
+  it('production requires SMTP_URL to run the worker', () => {
+    const production = { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db:27017/t?replicaSet=rs0', REDIS_URL: 'redis://cache:6379', JWT_SECRET: 'x'.repeat(40) };
+    expect(() => assertMailConfigured(loadConfig(production))).toThrow(/SMTP_URL: is required in production/);
+    expect(() => assertMailConfigured(loadConfig({ ...production, SMTP_URL: 'smtp://mail:587' }))).not.toThrow();
+    expect(() => loadConfig({ ...production, SMTP_URL: 'http://mail' })).toThrow(/SMTP_URL/);
   });
 });

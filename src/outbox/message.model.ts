@@ -41,6 +41,8 @@ const outboxSchema = new Schema(
 outboxSchema.index({ status: 1, nextAttemptAt: 1 });
 // Fan-out is idempotent: a worker that dies halfway and a second run create each delivery once.
 outboxSchema.index({ sourceId: 1, target: 1 }, { unique: true, partialFilterExpression: { sourceId: { $type: 'objectId' } } });
+// Delivered rows are history after a while (30 days); failed ones stay until someone looks at them.
+outboxSchema.index({ deliveredAt: 1 }, { expireAfterSeconds: 30 * 24 * 3600, partialFilterExpression: { status: 'delivered' } });
 // GET /webhooks/:id/deliveries, newest first.
 outboxSchema.index({ webhookId: 1, _id: -1 }, { partialFilterExpression: { webhookId: { $type: 'objectId' } } });
 
