@@ -157,12 +157,10 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
   // createdAt and updatedAt are already set, so Mongoose keeps them (it only fills missing timestamps).
   if (docs.length > 0) await deps.models.Booking.insertMany(docs, { session, ordered: true });
   // Announced in the same transaction (DESIGN.md 9); a free booking is created confirmed: both.
+  const made = docs.map((d) => d.toObject<BookingFields>());
   await deps.outbox.enqueue(
     session,
-    docs.flatMap((d) => {
-      const b = d.toObject<BookingFields>();
-      return b.status === 'confirmed' ? [bookingMessage('booking.created', b), bookingMessage('booking.confirmed', b)] : [bookingMessage('booking.created', b)];
-    }),
+    made.flatMap((b) => [bookingMessage('booking.created', b), ...(b.status === 'confirmed' ? [bookingMessage('booking.confirmed', b)] : [])]),
   );
   return { decisions, inserted: docs.length };
 }

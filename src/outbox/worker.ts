@@ -126,8 +126,11 @@ export class OutboxWorker {
 
   /** Claims and delivers up to `concurrency` rows at once; answers how many it handled. */
   async runOnce(): Promise<number> {
-    const claims = await Promise.all(Array.from({ length: this.settings.concurrency }, () => this.claim()));
-    const claimed = claims.filter((c): c is NonNullable<typeof c> => c !== null);
+    // One claim first: an idle worker then costs one query per poll, not `concurrency` of them.
+    const first = await this.claim();
+    if (!first) return 0;
+    const more = await Promise.all(Array.from({ length: this.settings.concurrency - 1 }, () => this.claim()));
+    const claimed = [first, ...more.filter((c): c is NonNullable<typeof c> => c !== null)];
     await Promise.all(claimed.map(({ row, token }) => this.deliver(row, token)));
     return claimed.length;
   }
