@@ -3,10 +3,11 @@ import { Types } from 'mongoose';
 import { forbidden, notFound } from '../lib/errors.js';
 import { type BookingFields, type BookingStatus, bookingStatusFilter } from './booking.model.js';
 import { holdExpired, invalidState, keyReused } from './problems.js';
-import { claimEvent, duplicateOn, earlierUseOfKey, exclusiveSalesTransaction, notify, processCreates } from './sales.js';
+import { linesOf } from './ledger-audit.js';
+import { duplicateOn, earlierUseOfKey, exclusiveSalesTransaction, notify, openSales, processCreates, saveLedger } from './sales.js';
 import { SalesDesk } from './sales-desk.js';
 import { statusAt } from './schemas.js';
-import { issueTickets } from './tickets.js';
+import { issueTicketsFor } from './tickets.js';
 import { tooBusy, transactionStats } from '../lib/transaction.js';
 import { bookingMessage } from '../outbox/booking-messages.js';
 import type {
@@ -96,7 +97,7 @@ export async function confirmBooking(
       const outcome = await exclusiveSalesTransaction(deps, found.eventId, async (session): Promise<BookingOutcome> => {
         const now = deps.clock.now();
         // Confirming turns held into sold: it is ordered against every other sale of the event.
-        await claimEvent(deps, found.eventId, session);
+        const sales = await openSales(deps, found.eventId, session, now);
         if (stamp) {
           const earlier = await earlierUseOfKey(deps, actor.userId, stamp, 'confirm', session);
           if (earlier) return { booking: earlier, replayed: true };
@@ -106,13 +107,15 @@ export async function confirmBooking(
         const status = statusAt(current, now);
         if (status === 'expired') throw holdExpired();
         if (status !== 'pending') throw invalidState(status);
+        if (!sales) throw notFound('Event');
+        const lines = linesOf(current, sales.event.ticketTypes[0]?._id);
 
         const confirmed = await deps.models.Booking.findOneAndUpdate(
           { _id: current._id, status: 'pending' },
           {
             $set: {
               status: 'confirmed',
-              tickets: issueTickets(current.quantity),
+              tickets: issueTicketsFor(lines),
               paymentReference: input.paymentReference ?? null,
               confirmedAt: now,
               updatedAt: now,
@@ -125,7 +128,11 @@ export async function confirmBooking(
           { new: true, session, timestamps: false },
         ).lean<BookingFields>();
         if (!confirmed) throw invalidState('no longer pending');
+        // Still live (checked above in this snapshot): its hold group exists until expiresAt.
+        sales.ledger.confirmHold(lines, current.expiresAt as Date);
+        // Announced in this transaction (DESIGN.md 9): the confirmed booking with its tickets.
         await deps.outbox.enqueue(session, bookingMessage('booking.confirmed', confirmed));
+        await saveLedger(deps, sales, session);
         return { booking: confirmed, replayed: false };
       });
       if (!outcome.replayed) await notify(deps, found.eventId);
@@ -151,14 +158,23 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
 
   const outcome = await exclusiveSalesTransaction(deps, found.eventId, async (session) => {
     const now = deps.clock.now();
-    await claimEvent(deps, found.eventId, session);
-    const cancelled = await deps.models.Booking.findOneAndUpdate(
+    const sales = await openSales(deps, found.eventId, session, now);
+    // The document as it was (new: false): what it held is what goes back.
+    const before = await deps.models.Booking.findOneAndUpdate(
       { _id: found._id, $or: [{ status: 'confirmed' }, { status: 'pending', expiresAt: { $gt: now } }] },
       { $set: { status: 'cancelled', cancelledAt: now, updatedAt: now } },
-      { new: true, session, timestamps: false },
+      { new: false, session, timestamps: false },
     ).lean<BookingFields>();
-    if (cancelled) {
+    if (before) {
+      const cancelled: BookingFields = { ...before, status: 'cancelled', cancelledAt: now, updatedAt: now };
+      // Announced in this transaction (DESIGN.md 9), before the ledger write (the last one).
       await deps.outbox.enqueue(session, bookingMessage('booking.cancelled', cancelled));
+      if (sales) {
+        const lines = linesOf(before, sales.event.ticketTypes[0]?._id);
+        if (before.status === 'confirmed') sales.ledger.refund(lines);
+        else sales.ledger.releaseHold(lines, before.expiresAt as Date);
+        await saveLedger(deps, sales, session);
+      }
       return { booking: cancelled, changed: true };
     }
     // Cancelled (or expired, or its event cancelled) while we waited: the same answer as a repeat.

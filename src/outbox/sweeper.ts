@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import { Types } from 'mongoose';
 import type { BookingFields } from '../bookings/booking.model.js';
+import { openSales, saveLedger } from '../bookings/sales.js';
 import type { Clock } from '../lib/clock.js';
 import { runTransaction } from '../lib/transaction.js';
 import type { Models } from '../models.js';
@@ -38,9 +39,11 @@ const transaction = <T>(deps: SweeperDeps, work: Parameters<typeof runTransactio
 async function announceForEvent(deps: SweeperDeps, eventId: Types.ObjectId, ids: Types.ObjectId[]): Promise<number> {
   return transaction(deps, async (session) => {
     const now = deps.clock.now();
-    // The event's conflict point (DESIGN.md 1): freed tickets are handed on (waitlist, DESIGN.md 10)
-    // in this same transaction once the waitlist exists, never raced by a sale.
-    await deps.models.Event.updateOne({ _id: eventId }, { $inc: { salesVersion: 1 } }, { session, timestamps: false });
+    // Claims the event like every sales transaction (DESIGN.md 1): freed tickets are handed on
+    // (waitlist, DESIGN.md 10) in this same transaction once the waitlist exists, never raced by a
+    // sale. An expiry changes no availability: the ledger's hold group already stopped counting at
+    // expiresAt. The ledger is not changed here, only its run-out groups pruned, as any sale does.
+    const sales = await openSales(deps, eventId, session, now);
     const messages = [];
     for (const id of ids) {
       const booking = await deps.models.Booking.findOneAndUpdate(
@@ -51,6 +54,7 @@ async function announceForEvent(deps: SweeperDeps, eventId: Types.ObjectId, ids:
       if (booking) messages.push(bookingMessage('booking.expired', booking, 'expired'));
     }
     await deps.outbox.enqueue(session, messages);
+    if (sales) await saveLedger(deps, sales, session);
     return messages.length;
   });
 }

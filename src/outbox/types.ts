@@ -35,7 +35,7 @@ export interface OutboxMessageInput {
   type: MessageType;
   /** The event the change belongs to: picks the organizer's webhooks. */
   eventId: string;
-  /** The snapshot sent as the webhook's `data` and used to write the emails (see docs/api/notifications.md). */
+  /** The snapshot sent as the webhook's `data` and used to write the emails (see docs/API.md, "Notifications and webhooks"). */
   data: { [key: string]: Json };
 }
 
