@@ -3,11 +3,12 @@ import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { BACKOFF_CAP_MS, retryDelayMs } from '../src/outbox/backoff.js';
 import { acquireJobLease } from '../src/outbox/job-lease.js';
 import type { OutboxFields } from '../src/outbox/message.model.js';
 import { createAccount, type TestAccount } from './fixtures/accounts.js';
-import { book, bookingOf, confirm, createEvent } from './fixtures/bookings.js';
+import { availability, book, bookingOf, confirm, createEvent } from './fixtures/bookings.js';
 import { outboxRows, registerWebhook } from './fixtures/webhooks.js';
 import { buildTestApp, type TestApp } from './helper.js';
 import { failCommand, failPointOff, uriWithAppName } from './support/failpoint.js';
@@ -226,6 +227,33 @@ describe('the hold sweeper', () => {
     expect((await t.app.models.Booking.findById(fresh.id).lean())?.expiryAnnouncedAt).toBeNull();
     expect(await t.app.outboxRuntime.sweepOnce()).toEqual({ reminded: 0, expired: 0 });
     expect(await outboxRows(t.app, { kind: 'message', type: 'booking.expired', eventId })).toHaveLength(1);
+  });
+
+  it('claims the event but changes no availability: the ledger stays exact, only run-out hold groups leave it', async () => {
+    const eventId = await createEvent(t.app, organizer.accessToken, { totalTickets: 10 });
+    const [a, b, c] = buyers.slice(3) as [TestAccount, TestAccount, TestAccount];
+    bookingOf(await book(t.app, a.accessToken, { eventId, quantity: 3 }));
+    const paid = bookingOf(await book(t.app, b.accessToken, { eventId, quantity: 2 }));
+    expect((await confirm(t.app, b.accessToken, paid.id)).statusCode).toBe(200);
+    t.clock.advance(60_000);
+    // A later hold, still live when the first has run out: it must still count after the sweep.
+    bookingOf(await book(t.app, c.accessToken, { eventId, quantity: 1 }));
+    t.clock.advance(t.config.HOLD_TTL_SECONDS * 1000 - 30_000);
+    const before = await t.app.models.Event.findById(eventId).lean();
+    // No sale since a's hold ran out: its group is still in the document, and no longer counts.
+    expect(before?.holds.map((h) => h.quantity)).toEqual([3, 1]);
+    const figures = await availability(t.app, eventId);
+
+    await t.app.outboxRuntime.sweepOnce();
+    const after = await t.app.models.Event.findById(eventId).lean();
+    if (!before || !after) throw new Error('no event');
+    expect(after.salesVersion).toBeGreaterThan(before.salesVersion ?? 0);
+    expect(after.ticketTypes.map((ty) => ty.confirmed)).toEqual(before.ticketTypes.map((ty) => ty.confirmed));
+    expect(after.holds.map((h) => h.quantity)).toEqual([1]);
+    expect(await availability(t.app, eventId)).toMatchObject({ availableTickets: 7, confirmedTickets: 2, heldTickets: 1 });
+    expect(figures).toMatchObject({ availableTickets: 7, confirmedTickets: 2, heldTickets: 1 });
+    const now = t.clock.now();
+    expect(compare(after, await recount(t.app.models, after, now), now)).toEqual([]);
   });
 
   it('runs on one instance at a time (a lease across instances)', async () => {
