@@ -222,7 +222,9 @@ describe('the hold sweeper', () => {
     expect(first?.expired).toBeGreaterThanOrEqual(1);
     const expired = await outboxRows(t.app, { kind: 'message', type: 'booking.expired', eventId });
     expect(expired).toHaveLength(1);
-    expect(expired[0]!.data).toMatchObject({ booking: { id: expiring.id, status: 'expired', quantity: 2 } });
+    expect(expired[0]!.data).toMatchObject({
+      booking: { id: expiring.id, status: 'expired', quantity: 2, items: [{ quantity: 2, unitPrice: expiring.unitPrice }] },
+    });
     expect((await t.app.models.Booking.findById(expiring.id).lean())?.expiryAnnouncedAt).toEqual(t.clock.now());
     expect((await t.app.models.Booking.findById(fresh.id).lean())?.expiryAnnouncedAt).toBeNull();
     expect(await t.app.outboxRuntime.sweepOnce()).toEqual({ reminded: 0, expired: 0 });

@@ -14,7 +14,11 @@ export function bookingData(booking: BookingFields, status: AnnouncedStatus = bo
     userId: String(booking.userId),
     status,
     quantity: booking.quantity,
+    // The order's lines by ticket type (bookings made before ticket types have none stored).
+    items: (booking.items ?? []).map((i) => ({ ticketTypeId: String(i.ticketTypeId), name: i.name, quantity: i.quantity, unitPrice: i.unitPrice })),
     unitPrice: booking.unitPrice,
+    subtotal: booking.subtotal ?? booking.totalPrice,
+    discount: booking.discount ?? 0,
     totalPrice: booking.totalPrice,
     currency: booking.currency,
     expiresAt: iso(booking.expiresAt),
