@@ -16,6 +16,9 @@ import core from './plugins/core.js';
 import database from './plugins/database.js';
 import docs from './plugins/docs.js';
 import metrics from './plugins/metrics.js';
+import payments from './payments/plugin.js';
+import paymentRoutes from './payments/routes.js';
+import paymentWebhookRoutes from './payments/webhook-routes.js';
 import errors, { sendProblem, toAppError } from './plugins/errors.js';
 import { acceptOnlyJson } from './plugins/json-bodies.js';
 import rateLimits from './plugins/rate-limit.js';
@@ -80,6 +83,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(redis, { client: deps.redisClient });
   await app.register(rateLimits);
   await app.register(metrics);
+  await app.register(payments);
 
   await app.register(healthRoutes);
   await app.register(authGuard);
@@ -90,6 +94,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(authRoutes);
       await api.register(eventRoutes, { prefix: '/events' });
       await api.register(bookingRoutes, { prefix: '/bookings' });
+      await api.register(paymentRoutes, { prefix: '/bookings' });
+      await api.register(paymentWebhookRoutes, { prefix: '/payments/webhooks' });
     },
     { prefix: '/api/v1' },
   );

@@ -1,6 +1,7 @@
 import type { Connection } from 'mongoose';
 import { bookingModel } from './bookings/booking.model.js';
 import { eventModel } from './events/event.model.js';
+import { paymentJobModel, paymentModel, providerEventModel } from './payments/payment.model.js';
 import { sessionModel } from './auth/session.model.js';
 import { userModel } from './auth/user.model.js';
 
@@ -10,6 +11,9 @@ function compileModels(conn: Connection) {
     Session: sessionModel(conn),
     Event: eventModel(conn),
     Booking: bookingModel(conn),
+    Payment: paymentModel(conn),
+    PaymentProviderEvent: providerEventModel(conn),
+    PaymentJob: paymentJobModel(conn),
   };
 }
 export type Models = ReturnType<typeof compileModels>;

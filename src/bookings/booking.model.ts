@@ -1,8 +1,9 @@
 import { type Connection, type HydratedDocument, type InferSchemaType, Schema, type Types } from 'mongoose';
 
 /** Stored states. `expired` is never stored: a pending booking past `expiresAt` reads as expired. */
-export const STORED_BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled'] as const;
-export const BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'expired'] as const;
+// `refunded`: its payment was given back (a paid booking cancelled, or paid after its tickets were gone).
+export const STORED_BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'refunded'] as const;
+export const BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'expired', 'refunded'] as const;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
 /**
@@ -45,6 +46,8 @@ const bookingSchema = new Schema(
     paymentReference: { type: String, default: null },
     confirmedAt: { type: Date, default: null },
     cancelledAt: { type: Date, default: null },
+    /** Why a paid booking was refunded without being cancelled (src/payments: paid after its tickets were gone). */
+    failureReason: { type: String, default: null },
   },
   { timestamps: true, versionKey: false },
 );

@@ -24,7 +24,7 @@ export function duplicateOn(err: unknown): DuplicateOn {
 }
 
 /** The first write of every sales transaction: the point all competing transactions conflict on (DESIGN.md 1). */
-export function claimEvent(deps: BookingDeps, eventId: Types.ObjectId, session: ClientSession) {
+export function claimEvent(deps: Pick<BookingDeps, 'models'>, eventId: Types.ObjectId, session: ClientSession) {
   return deps.models.Event.findOneAndUpdate(
     { _id: eventId },
     { $inc: { salesVersion: 1 } },

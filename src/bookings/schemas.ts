@@ -41,6 +41,7 @@ export const bookingSchema = z.object({
   currency: z.string(),
   expiresAt: z.string().nullable(),
   tickets: z.array(z.object({ number: z.string() })),
+  failureReason: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -72,6 +73,7 @@ export function toBookingView(booking: BookingFields, now: Date): BookingView {
     currency: b.currency,
     expiresAt: iso(b.expiresAt),
     tickets: (b.tickets ?? []).map((t) => ({ number: t.number })),
+    failureReason: b.failureReason ?? null,
     createdAt: iso(b.createdAt) ?? '',
     updatedAt: iso(b.updatedAt ?? b.createdAt) ?? '',
   };

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { Types } from 'mongoose';
+import { type ClientSession, Types } from 'mongoose';
+import { availabilityFor } from './availability.js';
 import { forbidden, notFound } from '../lib/errors.js';
 import { type BookingFields, type BookingStatus, bookingStatusFilter } from './booking.model.js';
 import { holdExpired, invalidState, keyReused } from './problems.js';
@@ -112,7 +113,10 @@ export async function confirmBooking(
             $set: {
               status: 'confirmed',
               tickets: issueTickets(current.quantity),
-              paymentReference: input.paymentReference ?? null,
+              // With a payment provider, only a succeeded payment pays (402 PAYMENT_REQUIRED otherwise).
+              paymentReference: deps.payments
+                ? await deps.payments.requireSucceededPayment(current._id, session)
+                : (input.paymentReference ?? null),
               confirmedAt: now,
               updatedAt: now,
               // Confirmed bookings never expire; the TTL index only looks at pending ones anyway.
@@ -138,6 +142,67 @@ export async function confirmBooking(
   }
 }
 
+/** What a succeeded payment did to its booking (settlePaidBooking). */
+export type PaidBookingOutcome =
+  | { kind: 'confirmed'; booking: BookingFields }
+  | { kind: 'unchanged' }
+  | { kind: 'refund'; reason: string };
+
+/**
+ * Payments' call site (src/payments/settle.ts): a payment succeeded, so its booking is confirmed with
+ * its tickets, inside the caller's sales transaction of the event (the caller has already claimed
+ * the event, DESIGN.md 1). A hold that expired first is confirmed only if its tickets are still
+ * available in this snapshot; otherwise, and for a booking cancelled or paid by another payment,
+ * the answer is `refund`, and a hold that lost its tickets reads `refunded` with `failureReason`
+ * (DESIGN.md 8: no buyer is charged without tickets).
+ */
+export async function settlePaidBooking(
+  deps: Pick<BookingDeps, 'models' | 'clock'>,
+  bookingId: Types.ObjectId,
+  paymentReference: string,
+  session: ClientSession,
+): Promise<PaidBookingOutcome> {
+  const now = deps.clock.now();
+  const booking = await deps.models.Booking.findById(bookingId).session(session).lean<BookingFields>();
+  if (!booking) return { kind: 'refund', reason: 'The booking no longer exists' };
+  if (booking.status === 'confirmed') {
+    return booking.paymentReference === paymentReference
+      ? { kind: 'unchanged' }
+      : { kind: 'refund', reason: 'The booking was already paid by another payment' };
+  }
+  if (booking.status !== 'pending') return { kind: 'refund', reason: `The booking was ${booking.status} before the payment succeeded` };
+
+  if (statusAt(booking, now) === 'expired') {
+    const event = await deps.models.Event.findById(booking.eventId).session(session).lean();
+    const available = event ? (await availabilityFor(deps.models.Booking, event, now, session)).availableTickets : 0;
+    if (!event || event.status !== 'published' || available < booking.quantity) {
+      const reason = 'The payment arrived after the hold expired and the tickets were no longer available; it is refunded';
+      await deps.models.Booking.updateOne(
+        { _id: booking._id, status: 'pending' },
+        { $set: { status: 'refunded', failureReason: reason, expiresAt: null, updatedAt: now } },
+        { session, timestamps: false },
+      );
+      return { kind: 'refund', reason };
+    }
+  }
+  const confirmed = await deps.models.Booking.findOneAndUpdate(
+    { _id: booking._id, status: 'pending' },
+    {
+      $set: {
+        status: 'confirmed',
+        tickets: issueTickets(booking.quantity),
+        paymentReference,
+        confirmedAt: now,
+        updatedAt: now,
+        expiresAt: null,
+      },
+    },
+    { new: true, session, timestamps: false },
+  ).lean<BookingFields>();
+  if (!confirmed) return { kind: 'refund', reason: 'The booking changed before the payment succeeded' };
+  return { kind: 'confirmed', booking: confirmed };
+}
+
 /**
  * Cancels a booking and gives its tickets back. Cancelling a booking that holds nothing any more
  * (already cancelled, or a hold that has expired) answers it unchanged: there is nothing left to
@@ -155,7 +220,11 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
       { $set: { status: 'cancelled', cancelledAt: now, updatedAt: now } },
       { new: true, session, timestamps: false },
     ).lean<BookingFields>();
-    if (cancelled) return { booking: cancelled, changed: true };
+    if (cancelled) {
+      // A paid booking is refunded: the refund is queued in this transaction (src/payments).
+      await deps.payments?.bookingCancelled(cancelled._id, session);
+      return { booking: cancelled, changed: true };
+    }
     // Cancelled (or expired, or its event cancelled) while we waited: the same answer as a repeat.
     const current = await deps.models.Booking.findById(found._id).session(session).lean<BookingFields>();
     if (!current) throw notFound('Booking');

@@ -1,4 +1,4 @@
-import type { Connection } from 'mongoose';
+import type { ClientSession, Connection, Types } from 'mongoose';
 import type { Role } from '../auth/user.model.js';
 import type { Clock } from '../lib/clock.js';
 import type { Models } from '../models.js';
@@ -34,6 +34,17 @@ export interface CreateJob {
   stamp?: IdempotencyStamp;
 }
 
+/**
+ * What bookings ask of payments (src/payments) when a payment provider is configured; absent with
+ * PAYMENT_PROVIDER=none. Both run inside the booking's sales transaction.
+ */
+export interface BookingPayments {
+  /** The provider id of the booking's succeeded payment; throws 402 PAYMENT_REQUIRED when there is none. */
+  requireSucceededPayment(bookingId: Types.ObjectId, session: ClientSession): Promise<string>;
+  /** A booking was cancelled: queue the refund of its succeeded payments (durably, in `session`). */
+  bookingCancelled(bookingId: Types.ObjectId, session: ClientSession): Promise<void>;
+}
+
 export interface BookingSettings {
   db: Connection;
   models: Pick<Models, 'Event' | 'Booking'>;
@@ -43,6 +54,7 @@ export interface BookingSettings {
   txTimeoutMs: number;
   /** Runs after every committed change to what an event has sold or held (read-cache invalidation). */
   salesChanged(eventId: string): Promise<void>;
+  payments?: BookingPayments | null;
 }
 
 export interface BookingDeps extends BookingSettings {

@@ -80,6 +80,7 @@ export function toEventBookingDto(booking: BookingFields, user: BookingUser | un
     currency: booking.currency,
     expiresAt: iso(booking.expiresAt),
     tickets: (booking.tickets ?? []).map((t) => ({ number: t.number })),
+    failureReason: booking.failureReason ?? null,
     createdAt: iso(booking.createdAt) ?? new Date(0).toISOString(),
     updatedAt: iso(booking.updatedAt) ?? new Date(0).toISOString(),
   };

@@ -166,6 +166,8 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
       { $set: { status: 'cancelled', cancelledAt: now } },
       { session },
     );
+    // Paid bookings are refunded: durable refund jobs, queued in this transaction (src/payments).
+    await deps.payments?.eventCancelled(event._id, session);
     return deps.models.Event.findOneAndUpdate(
       { _id: event._id },
       { $set: { status: 'cancelled' }, $inc: { revision: 1 } },

@@ -27,6 +27,9 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'IDEMPOTENCY_REQUEST_IN_PROGRESS'
   | 'SERVICE_UNAVAILABLE'
+  | 'PAYMENT_REQUIRED'
+  | 'PAYMENT_PROVIDER_UNAVAILABLE'
+  | 'INVALID_SIGNATURE'
   | 'INTERNAL_ERROR';
 
 export interface FieldError {
@@ -71,6 +74,7 @@ export const serviceUnavailable = (detail = 'Service temporarily unavailable, re
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  402: 'Payment Required',
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
