@@ -39,12 +39,15 @@ const CONTRACT: readonly [Method, string][] = [
   ['patch', '/api/v1/bookings/{id}/cancel'],
   ['get', '/api/v1/bookings'],
   ['get', '/api/v1/bookings/{id}'],
+  ['post', '/api/v1/bookings/{id}/payments'],
+  ['get', '/api/v1/bookings/{id}/payments'],
+  ['post', '/api/v1/payments/webhooks/{provider}'],
 ];
 const HEALTH: readonly [Method, string][] = [
   ['get', '/health'],
   ['get', '/health/ready'],
 ];
-const IDEMPOTENT = new Set(['post /api/v1/bookings', 'post /api/v1/bookings/{id}/confirm']);
+const IDEMPOTENT = new Set(['post /api/v1/bookings', 'post /api/v1/bookings/{id}/confirm', 'post /api/v1/bookings/{id}/payments']);
 const PROBLEM_MEMBERS = ['type', 'title', 'status', 'detail', 'code', 'requestId', 'success'];
 const RATE_LIMIT_HEADERS = ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];
 
@@ -175,7 +178,7 @@ describe('the document', () => {
     for (const key of IDEMPOTENT) {
       const [method, path] = key.split(' ') as [Method, string];
       const op = operation(method, path);
-      const success = method === 'post' && path === '/api/v1/bookings' ? 201 : 200;
+      const success = method === 'post' && (path === '/api/v1/bookings' || path.endsWith('/payments')) ? 201 : 200;
       expect(headerNames(response(op, success))).toContain('Idempotent-Replayed');
       expect(headerNames(response(op, 409))).toEqual(expect.arrayContaining(['Retry-After', 'Idempotent-Replayed']));
       // Refused before the key is claimed, so never a replay.
