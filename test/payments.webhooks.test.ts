@@ -71,7 +71,8 @@ describe('tampered webhooks change nothing', () => {
     expect((await bookingNow(t.app, buyer.accessToken, booking.id)).status).toBe('pending');
 
     // Within the tolerance (4 minutes old) the genuine event is accepted.
-    const ok = await deliver(t.app, driver, body, driver.signed(body, now - 240));
+    // (With the media type Stripe sends.)
+    const ok = await deliver(t.app, driver, body, { ...driver.signed(body, now - 240), 'content-type': 'application/json; charset=utf-8' });
     expect(ok.statusCode, ok.body).toBe(200);
     expect((await bookingNow(t.app, buyer.accessToken, booking.id)).status).toBe('confirmed');
   });
