@@ -124,7 +124,7 @@ export class RefundWorker {
       return true;
     }
     if (refund.status === 'succeeded') {
-      await applyInTransaction(deps, payment._id, (session) =>
+      await applyInTransaction(deps, (session) =>
         applyReport(deps, payment._id, { status: 'refunded', amountRefunded: payment.amount }, session),
       );
     }

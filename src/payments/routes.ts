@@ -24,8 +24,8 @@ function actorOf(request: FastifyRequest): Actor {
 
 function stampOf(request: FastifyRequest): PaymentStamp {
   const ctx = request.idempotency;
-  // The idempotency plugin has answered 400 before the handler when the key is missing or bad.
-  if (!ctx) throw unauthenticated();
+  // The idempotency plugin sets it, or answers 400 before the handler runs: never missing here.
+  if (!ctx) throw new Error('payment route without its idempotency context');
   return { key: ctx.key, fingerprint: ctx.fingerprint };
 }
 

@@ -69,13 +69,14 @@ export async function createPayment(
   if (payment) {
     judgeEarlier(payment, stamp);
     if (payment.providerPaymentId) return { payment, replayed: true };
-  } else {
-    const status = statusAt(booking, deps.clock.now());
-    if (status === 'expired') throw holdExpired();
-    if (status !== 'pending') throw notPayable(`it is ${status}`);
-    if (booking.totalPrice <= 0) throw notPayable('it costs nothing');
-    payment = await insertPayment(deps, booking, provider.name, input, stamp);
   }
+  // A first request, or the retry of one the provider never answered (a 503): the hold must still
+  // be there before the provider is asked.
+  const status = statusAt(booking, deps.clock.now());
+  if (status === 'expired') throw holdExpired();
+  if (status !== 'pending') throw notPayable(`it is ${status}`);
+  if (booking.totalPrice <= 0) throw notPayable('it costs nothing');
+  payment ??= await insertPayment(deps, booking, provider.name, input, stamp);
 
   const created = payment;
   const answer = await deps.breaker.run(() =>
@@ -90,7 +91,7 @@ export async function createPayment(
       `pay_${String(created._id)}`,
     ),
   );
-  await applyInTransaction(deps, created._id, (session) => applyReport(deps, created._id, answer, session));
+  await applyInTransaction(deps, (session) => applyReport(deps, created._id, answer, session));
   const fresh = await deps.models.Payment.findById(created._id).lean<PaymentFields>();
   return { payment: fresh ?? created, replayed: false };
 }

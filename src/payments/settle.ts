@@ -133,7 +133,6 @@ export async function applyReport(
 /** Runs applyReport in its own transaction and does the after-commit work. */
 export async function applyInTransaction(
   deps: PaymentsDeps,
-  paymentId: Types.ObjectId,
   work: (session: ClientSession) => Promise<Applied | 'duplicate'>,
 ): Promise<Applied | 'duplicate'> {
   const result = await runTransaction(deps.db, work, {
@@ -179,7 +178,7 @@ export async function applyProviderEvent(deps: PaymentsDeps, event: ProviderEven
   const recordId = `${deps.provider.name}:${event.id}`;
   const status = event.status;
   try {
-    const result = await applyInTransaction(deps, payment._id, async (session) => {
+    const result = await applyInTransaction(deps, async (session) => {
       if (await deps.models.PaymentProviderEvent.exists({ _id: recordId }).session(session)) return 'duplicate';
       await deps.models.PaymentProviderEvent.create([{ _id: recordId, paymentId: payment._id, status, receivedAt: deps.clock.now() }], { session });
       return applyReport(
