@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { availability, book, bookingOf, cancel, confirm, createEvent } from './fixtures/bookings.js';
 import { buildTestApp, type TestApp } from './helper.js';
+import { RefundWorker } from '../src/payments/refunds.js';
 import {
   bookingNow,
   deliver,
@@ -210,6 +211,37 @@ describe.each([
     const calls = driver.providerCalls();
     await t.app.payments?.refunds.drain();
     expect(driver.providerCalls()).toBe(calls);
+  });
+
+  it('a refund whose worker died after the provider refunded is finished by the next worker, and never refunded twice', async () => {
+    const runtime = t.app.payments;
+    if (!runtime) throw new Error('no payments');
+    // Only this test's workers run the job: the app's own is paused and not woken.
+    await runtime.refunds.stop();
+    const wake = runtime.deps.refundQueued;
+    runtime.deps.refundQueued = () => undefined;
+    const eventId = await createEvent(t.app, organizer.accessToken);
+    const b = await hold(eventId, 1);
+    const p = paymentOf(await pay(t.app, buyer.accessToken, b.id, 'pm_card_visa'));
+    await flush(t.app, driver);
+    expect((await cancel(t.app, buyer.accessToken, b.id)).statusCode).toBe(200);
+    const refundsBefore = driver.refundsCreated();
+    // A worker claimed the job (its lease pushes runAt out), refunded at the provider, and died.
+    await t.app.models.PaymentJob.updateOne({ _id: `refund:${p.id}` }, { $set: { runAt: new Date(Date.now() + 60_000) }, $inc: { attempts: 1 } });
+    await runtime.provider.refund({ providerPaymentId: p.providerPaymentId as string, amount: p.amount }, `refund_${p.id}`);
+    expect(await runtime.refunds.drain()).toBe(0);
+    expect((await bookingNow(t.app, buyer.accessToken, b.id)).status).toBe('cancelled');
+    // Its lease runs out: two workers race for the job; the provider sees the same key again.
+    await t.app.models.PaymentJob.updateOne({ _id: `refund:${p.id}` }, { $set: { runAt: new Date(Date.now() - 1) } });
+    const second = new RefundWorker(runtime.deps, { leaseMs: 60_000, pollMs: 60_000 });
+    const done = await Promise.all([runtime.refunds.drain(), second.drain()]);
+    expect(done.reduce((a, n) => a + n, 0)).toBe(1);
+    await flush(t.app, driver);
+    expect(driver.netCharged(p.providerPaymentId as string)).toBe(0);
+    expect(driver.refundsCreated()).toBe(refundsBefore + 1);
+    expect((await bookingNow(t.app, buyer.accessToken, b.id)).status).toBe('refunded');
+    runtime.deps.refundQueued = wake;
+    runtime.refunds.start();
   });
 
   it('cancelling the event refunds every paid booking of it (durable jobs)', async () => {

@@ -54,6 +54,8 @@ export class FakeProvider implements PaymentProvider {
   down = false;
   latencyMs = 0;
   calls = 0;
+  /** Refunds really made (a repeated key answers the first refund and is not counted). */
+  refundsMade = 0;
   readonly intents = new Map<string, FakeIntent>();
   private readonly keys = new Map<string, { request: string; answer: unknown }>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -138,6 +140,7 @@ export class FakeProvider implements PaymentProvider {
       }
       if (intent.amountRefunded + input.amount > intent.amount) throw new Error('Refund exceeds the amount charged');
       intent.amountRefunded += input.amount;
+      this.refundsMade++;
       if (intent.amountRefunded === intent.amount) intent.status = 'refunded';
       this.emit('charge.refunded', {
         id: this.nextId('ch'),

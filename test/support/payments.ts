@@ -23,6 +23,8 @@ export interface PaymentsDriver {
   setDown(down: boolean): void;
   netCharged(providerPaymentId: string): number;
   intentsCreated(): number;
+  /** Refunds the provider really made (replays of a key excluded). */
+  refundsCreated(): number;
   providerCalls(): number;
   stop(): Promise<void>;
 }
@@ -47,6 +49,7 @@ export function fakeDriver(): PaymentsDriver {
     },
     netCharged: (id) => fake.netCharged(id),
     intentsCreated: () => fake.intents.size,
+    refundsCreated: () => fake.refundsMade,
     providerCalls: () => fake.calls,
     stop: async () => undefined,
   };
@@ -73,6 +76,7 @@ export async function stripeDriver(): Promise<PaymentsDriver> {
     },
     netCharged: (id) => api.netCharged(id),
     intentsCreated: () => api.created.intents,
+    refundsCreated: () => api.created.refunds,
     providerCalls: () => api.calls,
     stop: () => api.stop(),
   };
