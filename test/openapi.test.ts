@@ -281,6 +281,21 @@ describe('real answers agree with the document', () => {
     expectDocumented('delete', '/api/v1/events/{id}', deleted);
   });
 
+  it('for payments (this app has no provider: 409 and 404)', async () => {
+    const eventId = await createEvent(t.app, organizer.accessToken);
+    const id = bookingOf(await book(t.app, customer.accessToken, { eventId, quantity: 1 })).id;
+    const url = `/api/v1/bookings/${id}/payments`;
+    const payload = { paymentMethod: 'pm_card_visa' };
+    const refused = await send({ method: 'POST', url, headers: { ...bearer(customer.accessToken), 'idempotency-key': randomUUID() }, payload });
+    expect(refused.statusCode).toBe(409);
+    expectDocumented('post', '/api/v1/bookings/{id}/payments', refused);
+    expectDocumented('post', '/api/v1/bookings/{id}/payments', await send({ method: 'POST', url, headers: bearer(customer.accessToken), payload }));
+    expectDocumented('get', '/api/v1/bookings/{id}/payments', await send({ method: 'GET', url, headers: bearer(customer.accessToken) }));
+    const hook = await send({ method: 'POST', url: '/api/v1/payments/webhooks/stripe', headers: { 'stripe-signature': 't=1,v1=0' }, payload: { id: 'evt_1', type: 'x', data: { object: {} } } });
+    expect(hook.statusCode).toBe(404);
+    expectDocumented('post', '/api/v1/payments/webhooks/{provider}', hook);
+  });
+
   it('for bookings, replays included', async () => {
     const eventId = await createEvent(t.app, organizer.accessToken);
     const key = randomUUID();

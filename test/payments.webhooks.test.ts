@@ -106,6 +106,33 @@ describe('tampered webhooks change nothing', () => {
   });
 });
 
+describe('the OpenAPI document with a provider running', () => {
+  it('documents every answer the payment routes give', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json<{
+      paths: Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown> }> }>>;
+    }>();
+    const documented = (method: string, path: string, status: number) => {
+      const res = doc.paths[path]?.[method]?.responses[String(status)];
+      expect(res, `${method} ${path} ${status}`).toBeDefined();
+      return res;
+    };
+    const { booking, body } = await pendingSuccess();
+    const paid = await pay(t.app, buyer.accessToken, booking.id, 'pm_card_visa');
+    documented('post', '/api/v1/bookings/{id}/payments', paid.statusCode);
+    const confirmRes = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/bookings/${bookingOf(await book(t.app, buyer.accessToken, { eventId: booking.eventId, quantity: 1 })).id}/confirm`,
+      headers: { authorization: `Bearer ${buyer.accessToken}`, 'idempotency-key': 'doc-check-confirm' },
+    });
+    expect(confirmRes.statusCode).toBe(402);
+    documented('post', '/api/v1/bookings/{id}/confirm', 402);
+    documented('post', '/api/v1/payments/webhooks/{provider}', (await deliver(t.app, driver, body)).statusCode);
+    documented('post', '/api/v1/payments/webhooks/{provider}', (await deliver(t.app, driver, body, { 'content-type': 'application/json' })).statusCode);
+    expect(Object.keys(documented('post', '/api/v1/bookings/{id}/payments', 503)?.headers ?? {})).toContain('Retry-After');
+    driver.take();
+  });
+});
+
 describe('payment configuration', () => {
   const base = { MONGODB_URI: 'mongodb://db/x', REDIS_URL: 'redis://r', JWT_SECRET: 'x'.repeat(40) };
   const problems = (env: Record<string, string>) => {

@@ -110,6 +110,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
         response: {
           200: envelope(bookingSchema),
           ...problems,
+          // With a payment provider: no succeeded payment yet (src/payments).
+          402: bookingProblem,
           409: bookingProblem,
           410: bookingProblem,
           422: bookingProblem,
