@@ -156,6 +156,12 @@ async function afterCommit(deps: PaymentsDeps, applied: Applied): Promise<void> 
 
 export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored';
 
+function isDuplicateRecord(err: unknown): boolean {
+  if (!(err instanceof MongoServerError) || err.code !== 11000) return false;
+  const fields = Object.keys((err.keyPattern as Record<string, unknown> | undefined) ?? {});
+  return fields.length === 1 && fields[0] === '_id' && err.message.includes('paymentproviderevents');
+}
+
 async function paymentOf(deps: PaymentsDeps, event: ProviderEvent): Promise<PaymentFields | null> {
   const provider = deps.provider?.name;
   if (event.paymentId && Types.ObjectId.isValid(event.paymentId)) {
@@ -190,8 +196,9 @@ export async function applyProviderEvent(deps: PaymentsDeps, event: ProviderEven
     });
     return result === 'duplicate' ? 'duplicate' : 'applied';
   } catch (err) {
-    // Another delivery of the same event committed its record first.
-    if (err instanceof MongoServerError && err.code === 11000) return 'duplicate';
+    // Another delivery of the same event committed its record first. Any other duplicate (a
+    // ticket-number collision) is an error: answered 5xx, so the provider delivers it again.
+    if (isDuplicateRecord(err)) return 'duplicate';
     throw err;
   }
 }
