@@ -17,6 +17,8 @@ export default defineConfig({
         test: {
           name: 'api',
           include: ['test/**/*.test.ts'],
+          // Browser tests need Chromium: `npm run test:browser` (vitest.browser.config.ts).
+          exclude: ['test/browser/**'],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,

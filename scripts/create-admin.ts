@@ -1,6 +1,7 @@
 /**
  * `npm run create-admin -- --email a@b.c --password '...' [--name 'Ada']`
- * Creates an admin account, or promotes an existing account to admin (its password is kept).
+ * Creates an admin account, or promotes an existing account to admin (its password is kept), in
+ * MONGODB_URI or, when that is unset, the embedded MongoDB of a running `npm start`.
  * Falls back to ADMIN_EMAIL / ADMIN_PASSWORD / ADMIN_NAME from the environment (or .env), which
  * keeps the password out of the shell history and the process list.
  */
@@ -10,6 +11,7 @@ import mongoose from 'mongoose';
 import { ensureAdmin } from '../src/auth/admin.js';
 import { userModel } from '../src/auth/user.model.js';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { databaseForScript } from './embedded-state.js';
 
 const USAGE = 'usage: npm run create-admin -- --email <email> [--password <password>] [--name <name>]';
 
@@ -33,10 +35,10 @@ async function main(): Promise<void> {
   if (!email) throw new Error(`An email is required.\n${USAGE}`);
 
   const config = loadConfig();
-  if (!config.MONGODB_URI) throw new Error('MONGODB_URI must name the database to write the admin into');
+  const database = databaseForScript(config.MONGODB_URI, 'npm run create-admin');
 
   const conn = await mongoose
-    .createConnection(config.MONGODB_URI, { serverSelectionTimeoutMS: 5000, autoIndex: false })
+    .createConnection(database.uri, { serverSelectionTimeoutMS: 5000, autoIndex: false })
     .asPromise();
   try {
     const User = userModel(conn);

@@ -1,8 +1,8 @@
 /**
- * `npm run seed`: demo data in the database MONGODB_URI names: one organizer account with a known
- * password (printed) and a few published events. Safe to re-run: it finds what it made before
- * instead of adding it again. Needs MONGODB_URI: the embedded MongoDB of `npm start` lives in that
- * process's memory, so there is nothing lasting to seed without a real server.
+ * `npm run seed`: demo data: one organizer account with a known password (printed) and a few
+ * published events. Safe to re-run: it finds what it made before instead of adding it again.
+ * Writes to MONGODB_URI, or, when that is unset, to the embedded MongoDB of a running `npm start`
+ * (embedded-state.ts); that data lives as long as that process.
  *
  * SEED_ORGANIZER_EMAIL / SEED_ORGANIZER_PASSWORD override the account's credentials.
  */
@@ -12,6 +12,7 @@ import mongoose, { type Connection } from 'mongoose';
 import { hashPassword, verifyPassword } from '../src/auth/passwords.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createModels, syncIndexes } from '../src/models.js';
+import { databaseForScript } from './embedded-state.js';
 
 const DAY = 86_400_000;
 
@@ -61,12 +62,14 @@ export async function seed(conn: Connection, options: SeedOptions): Promise<Seed
     user = await User.create({ email, name: 'Demo Organizer', role: 'organizer', passwordHash: await hashPassword(options.password, options.bcryptCost) });
   } else {
     // The printed password must work: reset it (and the role) if someone changed them.
-    const update: Record<string, unknown> = { failedLogins: 0, lockedUntil: null };
+    const update: Record<string, unknown> = {};
     if (user.role !== 'admin') update.role = 'organizer';
     if (!(await verifyPassword(options.password, user.passwordHash))) {
       update.passwordHash = await hashPassword(options.password, options.bcryptCost);
     }
-    await User.updateOne({ _id: user._id }, { $set: update });
+    if (Object.keys(update).length > 0) await User.updateOne({ _id: user._id }, { $set: update });
+    // ...and lift a lockout from earlier tries.
+    await models.LoginAttempt.deleteOne({ _id: email });
   }
 
   let eventsCreated = 0;
@@ -106,15 +109,11 @@ export async function seed(conn: Connection, options: SeedOptions): Promise<Seed
 async function main(): Promise<void> {
   const config = loadConfig();
   if (config.NODE_ENV === 'production') throw new Error('npm run seed writes demo accounts; it refuses to run with NODE_ENV=production');
-  if (!config.MONGODB_URI) {
-    throw new Error(
-      'npm run seed needs MONGODB_URI: the embedded MongoDB of `npm start` lives in memory and is gone when that process ends.\n' +
-        'Point MONGODB_URI at a MongoDB replica set (e.g. MONGODB_URI=mongodb://127.0.0.1:27017/ticketing?replicaSet=rs0) and run it again.',
-    );
-  }
+  const database = databaseForScript(config.MONGODB_URI, 'npm run seed');
   const email = process.env.SEED_ORGANIZER_EMAIL ?? 'organizer@example.com';
   const password = process.env.SEED_ORGANIZER_PASSWORD ?? 'organizer-demo-password';
-  const conn = await mongoose.createConnection(config.MONGODB_URI, { serverSelectionTimeoutMS: 5000, autoIndex: false }).asPromise();
+  console.log(`Seeding ${database.source}.`);
+  const conn = await mongoose.createConnection(database.uri, { serverSelectionTimeoutMS: 5000, autoIndex: false }).asPromise();
   try {
     const result = await seed(conn, { email, password, bcryptCost: config.BCRYPT_COST, now: new Date() });
     console.log(`Organizer ${result.organizer.created ? 'created' : 'already there'}: ${email}  password: ${password}`);

@@ -9,6 +9,7 @@ import authRoutes from './auth/routes.js';
 import bookingRoutes from './bookings/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
+import ticketTypeRoutes from './ticket-types/routes.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { refuseUnknownQueryParameters } from './lib/http.js';
 import { deferredChildLoggerFactory, loggerOptions } from './lib/logger.js';
@@ -93,6 +94,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       refuseUnknownQueryParameters(api);
       await api.register(authRoutes);
       await api.register(eventRoutes, { prefix: '/events' });
+      await api.register(ticketTypeRoutes, { prefix: '/events' });
       await api.register(bookingRoutes, { prefix: '/bookings' });
       await api.register(paymentRoutes, { prefix: '/bookings' });
       await api.register(paymentWebhookRoutes, { prefix: '/payments/webhooks' });

@@ -2,6 +2,7 @@ import type { Connection } from 'mongoose';
 import { bookingModel } from './bookings/booking.model.js';
 import { eventModel } from './events/event.model.js';
 import { paymentJobModel, paymentModel, providerEventModel } from './payments/payment.model.js';
+import { loginAttemptModel } from './auth/login-attempt.model.js';
 import { sessionModel } from './auth/session.model.js';
 import { userModel } from './auth/user.model.js';
 
@@ -9,6 +10,7 @@ function compileModels(conn: Connection) {
   return {
     User: userModel(conn),
     Session: sessionModel(conn),
+    LoginAttempt: loginAttemptModel(conn),
     Event: eventModel(conn),
     Booking: bookingModel(conn),
     Payment: paymentModel(conn),

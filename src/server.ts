@@ -5,6 +5,13 @@ import { ConfigError, type Config, loadConfig } from './config.js';
 
 /** Listens, and on SIGTERM/SIGINT stops accepting, drains in-flight requests (bounded) and exits. */
 export async function startServer(config: Config): Promise<FastifyInstance> {
+  // Only `npm start` (scripts/start.ts) brings up an embedded MongoDB; the built server needs a
+  // real one, and says so the way every other configuration problem is reported.
+  if (!config.MONGODB_URI) {
+    throw new ConfigError([
+      'MONGODB_URI: is required to run the built server (`npm start` brings up an embedded MongoDB for development; `npm run start:prod` needs a real replica set)',
+    ]);
+  }
   const app = await buildApp(config);
   await app.listen({ port: config.PORT, host: config.HOST });
 

@@ -111,9 +111,8 @@ describe('account lockout', () => {
       }
       expect((await login(account.user.email, account.password)).statusCode).toBe(200);
     }
-    const stored = await t.app.models.User.findById(account.user.id).lean();
-    expect(stored?.failedLogins).toBe(0);
-    expect(stored?.lockedUntil).toBeNull();
+    // A success forgets the run of failures altogether.
+    expect(await t.app.models.LoginAttempt.findById(account.user.email).lean()).toBeNull();
   });
 
   it('gives a burst of parallel guesses no more than 5 password checks', async () => {
@@ -134,5 +133,81 @@ describe('account lockout', () => {
     const other = await createAccount(t.app);
     for (let i = 0; i < LOGIN_MAX_FAILURES; i++) await login(other.user.email, 'wrong-password');
     expect((await login(victim.user.email, victim.password)).statusCode).toBe(200);
+  });
+});
+
+describe('lockout of an email that has no account', () => {
+  const MAX = 5;
+  const LOCK_SECONDS = 900;
+  let n = 0;
+  const ghost = () => `ghost-${Date.now()}-${n++}@example.test`;
+  /** What an answer shows, less what differs by request (its id, and the detail's countdown). */
+  const shape = (res: Awaited<ReturnType<typeof login>>) => {
+    const { requestId: _id, detail: _detail, ...body } = res.json() as Record<string, unknown>;
+    return { status: res.statusCode, retryAfter: res.headers['retry-after'], type: res.headers['content-type'], body };
+  };
+
+  it('locks after 5 failures exactly as a known email does: same statuses, headers and bodies', async () => {
+    const account = await createAccount(t.app);
+    const unknown = ghost();
+    for (let i = 0; i < MAX; i++) {
+      const known = await login(account.user.email, `wrong-${i}-password`);
+      const ghostly = await login(unknown, `wrong-${i}-password`);
+      expect(shape(ghostly)).toEqual(shape(known));
+      expect(ghostly.statusCode).toBe(401);
+    }
+    const knownLocked = await login(account.user.email, account.password);
+    const ghostLocked = await login(unknown, account.password);
+    expect(ghostLocked.statusCode).toBe(429);
+    expect(ghostLocked.json().code).toBe('ACCOUNT_LOCKED');
+    expect(ghostLocked.headers['retry-after']).toBe(String(LOCK_SECONDS));
+    expect(shape(ghostLocked)).toEqual(shape(knownLocked));
+    // Case and surrounding space name the same email, as for accounts.
+    expect((await login(`  ${unknown.toUpperCase()} `, 'whatever-password')).statusCode).toBe(429);
+
+    t.clock.advance(LOCK_SECONDS * 1000);
+    expect((await login(unknown, 'again-wrong-password')).statusCode).toBe(401);
+  });
+
+  it('while locked, neither a known nor an unknown email costs a password comparison (no timing tell)', async () => {
+    const account = await createAccount(t.app);
+    const unknown = ghost();
+    for (let i = 0; i < MAX; i++) {
+      await login(account.user.email, 'wrong-password');
+      await login(unknown, 'wrong-password');
+    }
+    const compare = vi.spyOn(bcrypt, 'compare');
+    expect((await login(account.user.email, 'wrong-password')).statusCode).toBe(429);
+    expect((await login(unknown, 'wrong-password')).statusCode).toBe(429);
+    expect(compare).not.toHaveBeenCalled();
+  });
+
+  it('before the lock, an unknown email costs one comparison against a dummy hash of the configured cost', async () => {
+    const compare = vi.spyOn(bcrypt, 'compare');
+    expect((await login(ghost(), 'wrong-password')).statusCode).toBe(401);
+    expect(compare).toHaveBeenCalledTimes(1);
+    expect(String(compare.mock.calls[0]?.[1]).slice(0, 7)).toBe(`$2b$0${t.config.BCRYPT_COST}$`);
+  });
+
+  it('gives a burst of parallel guesses at an unknown email no more than 5 comparisons', async () => {
+    const unknown = ghost();
+    const compare = vi.spyOn(bcrypt, 'compare');
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => login(unknown, `parallel-guess-${i}`)));
+    const statuses = answers.map((r) => r.statusCode);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(MAX);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(12 - MAX);
+    expect(compare).toHaveBeenCalledTimes(MAX);
+  });
+
+  it('registering an email that is locked does not reveal the lock, and the lock still holds for login', async () => {
+    const unknown = ghost();
+    for (let i = 0; i < MAX; i++) await login(unknown, 'wrong-password');
+    const registered = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { email: unknown, password: 'a-good-password', name: 'Late Comer' },
+    });
+    expect(registered.statusCode).toBe(201);
+    expect((await login(unknown, 'a-good-password')).statusCode).toBe(429);
   });
 });

@@ -4,6 +4,7 @@ import { eventCacheKey, invalidateEventCache } from '../src/events/cache.js';
 import type { KeyValueStore } from '../src/lib/kv.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { buildTestApp, type TestApp } from './helper.js';
+import { rebuildLedger } from '../src/bookings/ledger-audit.js';
 
 let t: TestApp;
 let owner: TestAccount;
@@ -28,8 +29,9 @@ async function publishedEvent(totalTickets = 10): Promise<string> {
   return res.json().data.id;
 }
 
-const book = (eventId: string, status: 'pending' | 'confirmed', quantity: number, holdMs = 600_000) =>
-  t.app.models.Booking.create({
+// Written straight into the database, as a sale would leave it: the booking and the event's ledger.
+async function book(eventId: string, status: 'pending' | 'confirmed', quantity: number, holdMs = 600_000) {
+  await t.app.models.Booking.create({
     eventId,
     userId: buyer,
     quantity,
@@ -39,6 +41,8 @@ const book = (eventId: string, status: 'pending' | 'confirmed', quantity: number
     currency: 'EUR',
     expiresAt: status === 'pending' ? new Date(t.clock.now().getTime() + holdMs) : null,
   });
+  await rebuildLedger(t.app.models, eventId, t.clock.now());
+}
 
 const read = async (id: string) => (await t.app.inject({ method: 'GET', url: `/api/v1/events/${id}` })).json().data;
 const availability = async (id: string) =>

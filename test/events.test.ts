@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventDto } from '../src/events/schemas.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { buildTestApp, type TestApp } from './helper.js';
+import { rebuildLedger } from '../src/bookings/ledger-audit.js';
 
 let t: TestApp;
 let owner: TestAccount;
@@ -22,8 +23,9 @@ async function create(by: TestAccount, overrides: Record<string, unknown> = {}):
   return res.json().data;
 }
 
+// Written straight into the database, as a sale would leave it: the booking and the event's ledger.
 async function book(eventId: string, status: 'pending' | 'confirmed' | 'cancelled', quantity: number, holdMs = 10 * 60_000) {
-  return t.app.models.Booking.create({
+  const booking = await t.app.models.Booking.create({
     eventId,
     userId: customer.user.id,
     quantity,
@@ -33,6 +35,8 @@ async function book(eventId: string, status: 'pending' | 'confirmed' | 'cancelle
     currency: 'EUR',
     expiresAt: status === 'pending' ? new Date(t.clock.now().getTime() + holdMs) : null,
   });
+  await rebuildLedger(t.app.models, eventId, t.clock.now());
+  return booking;
 }
 
 const get = (url: string, who?: TestAccount) =>
@@ -62,7 +66,7 @@ describe('POST /events', () => {
     expect(Object.keys(event).sort()).toEqual(
       [
         'id', 'name', 'description', 'venue', 'category', 'startsAt', 'endsAt', 'totalTickets', 'price', 'currency',
-        'maxTicketsPerBooking', 'status', 'organizerId', 'availableTickets', 'createdAt', 'updatedAt',
+        'maxTicketsPerBooking', 'status', 'organizerId', 'availableTickets', 'ticketTypes', 'createdAt', 'updatedAt',
       ].sort(),
     );
     expect(event).toMatchObject({
@@ -179,6 +183,17 @@ describe('GET /events/:id and /availability', () => {
       availableTickets: 15,
       confirmedTickets: 3,
       heldTickets: 2,
+      ticketTypes: [
+        {
+          ticketTypeId: event.ticketTypes[0].id,
+          name: 'General admission',
+          capacity: 20,
+          availableTickets: 15,
+          confirmedTickets: 3,
+          heldTickets: 2,
+          onSale: true,
+        },
+      ],
       asOf: t.clock.now().toISOString(),
     });
     expect((await get(`/api/v1/events/${event.id}`)).json().data.availableTickets).toBe(15);
@@ -263,6 +278,7 @@ describe('PATCH /events/:id', () => {
       [{ eventId: event.id, userId: customer.user.id, quantity: 8, status: 'confirmed', unitPrice: 1, totalPrice: 8, currency: 'EUR' }],
       { session },
     );
+    await rebuildLedger(t.app.models, event.id, t.clock.now(), session);
     const shrinking = patch(event.id, owner, { totalTickets: 6 });
     await new Promise((resolve) => setTimeout(resolve, 100));
     await session.commitTransaction();

@@ -1,9 +1,10 @@
 // Conformance run: MongoDB's unified-format spec tests against the emulator (started in-process)
 // or against a real MongoDB named by MONGODB_URI, through the real `mongodb` driver.
 //
-//   npm run spec:emulator [-- --core] [--verbose] [--strict] [name-filter ...]
+//   npm run spec:emulator [-- --core] [--verbose] [--strict] [--report[=FILE]] [name-filter ...]
+//   (--report writes pass/fail/skip per file to FILE, default spec-report.json)
 //
-// Env: MONGODB_SPEC_TESTS (spec folder; default <repo>/../shared/mongodb-spec-tests),
+// Env: MONGODB_SPEC_TESTS (spec folder; default emulator/spec/data, vendored in the repository),
 //      MONGODB_URI (test a real server instead of the emulator),
 //      SPEC_TEST_TIMEOUT_MS (per-test limit, default 20000),
 //      SPEC_RUN_BUDGET_MS (whole run; tests not started by then fail, default 600000).
@@ -12,6 +13,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { CORE_FILES, isCore } from './core.js';
+import { DEFAULT_REPORT, Report } from './report.js';
 import { probeServer } from './requirements.js';
 import { failAll, runFile, type RunEnv, type TestResult } from './testfile.js';
 
@@ -19,6 +21,7 @@ interface Options {
   core: boolean;
   verbose: boolean;
   strict: boolean;
+  report?: string;
   filters: string[];
 }
 
@@ -29,6 +32,8 @@ interface Emulator {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
+/** MongoDB's spec files, copied unchanged into the repository (data/README.md names the source). */
+const DEFAULT_SPEC_DIR = join(here, 'data');
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { core: false, verbose: false, strict: false, filters: [] };
@@ -36,6 +41,8 @@ function parseArgs(argv: string[]): Options {
     if (a === '--core') o.core = true;
     else if (a === '--verbose' || a === '-v') o.verbose = true;
     else if (a === '--strict') o.strict = true;
+    else if (a === '--report') o.report = DEFAULT_REPORT;
+    else if (a.startsWith('--report=')) o.report = a.slice('--report='.length);
     else if (a.startsWith('-')) throw new Error(`unknown flag ${a}`);
     else o.filters.push(a);
   }
@@ -76,15 +83,21 @@ async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
   const specDir = process.env.MONGODB_SPEC_TESTS
     ? resolve(process.env.MONGODB_SPEC_TESTS)
-    : resolve(repoRoot, '..', 'shared', 'mongodb-spec-tests');
+    : DEFAULT_SPEC_DIR;
+  // The data ships with the repository (data/README.md): a missing folder is a broken checkout or
+  // a wrong MONGODB_SPEC_TESTS, never a reason to report success without running anything.
   if (!existsSync(specDir) || !statSync(specDir).isDirectory()) {
-    console.log(`skipped: spec tests not found at ${specDir}`);
-    return 0;
+    console.error(`spec tests not found at ${specDir}: nothing was run (the data lives in emulator/spec/data; see its README.md)`);
+    return 1;
   }
   const rel = (p: string): string => relative(specDir, p).split(sep).join('/');
   let files = listJson(specDir).map(rel).sort();
   if (opts.core) files = files.filter(isCore);
   if (opts.filters.length > 0) files = files.filter((f) => opts.filters.some((x) => f.includes(x)));
+  if (files.length === 0) {
+    console.error(`no spec test files under ${specDir}${opts.filters.length > 0 ? ` match ${opts.filters.join(' ')}` : ''}: nothing was run`);
+    return 1;
+  }
   const missingCore = opts.filters.length === 0 ? CORE_FILES.filter((f) => !existsSync(join(specDir, f))) : [];
 
   const target = await startTarget();
@@ -97,6 +110,7 @@ async function main(): Promise<number> {
     console.log(`target: ${target.label} (server ${info.versionText}, ${info.topology}${info.auth ? ', auth' : ''})`);
     const timeoutMs = Number(process.env.SPEC_TEST_TIMEOUT_MS ?? 20000);
     const env: RunEnv = { uri: target.uri, internal, info, timeoutMs };
+    const report = opts.report ? new Report(specDir, `${target.label} (server ${info.versionText})`) : undefined;
 
     const totals = { passed: 0, failed: 0, skipped: 0 };
     const core = { passed: 0, failed: 0, skipped: 0 };
@@ -116,6 +130,7 @@ async function main(): Promise<number> {
         // A file that cannot even be read or parsed counts as one failed test.
         tests = [{ description: '(whole file)', status: 'failed', reason: `file could not be run: ${String(e)}` }];
       }
+      report?.add(f, inCore, tests);
       const p = count(tests, 'passed');
       const fl = count(tests, 'failed');
       const sk = count(tests, 'skipped');
@@ -152,6 +167,10 @@ async function main(): Promise<number> {
     if (core.failed > 0 || missingCore.length > 0) exitCode = 1;
     if (opts.strict && stretchFailed > 0) exitCode = 1;
     console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+    if (report && opts.report) {
+      report.write(opts.report, Number(secs));
+      console.log(`report: ${opts.report}`);
+    }
   } finally {
     await internal.close().catch(() => undefined);
     await target.stop().catch(() => undefined);

@@ -2,7 +2,7 @@
 // Planning: _id equality is a hash lookup; equality ($eq/$in) on the leading fields of a complete
 // index is a hash lookup per key combination; anything else scans. Candidates are always re-checked
 // with the full filter against the version the transaction sees.
-import { ObjectId } from 'bson';
+import { calculateObjectSize, ObjectId } from 'bson';
 import { containsString, type Collation } from './collation.js';
 import { Codes, MongoCommandError } from './errors.js';
 import type { Index } from './indexes.js';
@@ -207,9 +207,18 @@ export interface WriteOptions {
   bypassValidation?: boolean;
 }
 
+/** mongod's limit on a stored document (BSONObjMaxUserSize). */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+
+function checkSize(doc: Doc, message: (size: number) => string): void {
+  const size = calculateObjectSize(doc);
+  if (size > MAX_DOCUMENT_BYTES) throw new MongoCommandError(Codes.BSONObjectTooLarge, message(size));
+}
+
 export function insertDoc(txn: Txn, coll: Collection, input: Doc, opts: WriteOptions = {}): Doc {
   const doc = withId(input);
   validateId(doc._id);
+  checkSize(doc, (size) => `object to insert too large. size in bytes: ${size}, max size: ${MAX_DOCUMENT_BYTES}`);
   if (coll.validator && !opts.bypassValidation) coll.validator.check(doc, null);
   const chain = coll.chainFor(keyOf(doc._id));
   txn.claim(chain);
@@ -220,6 +229,7 @@ export function insertDoc(txn: Txn, coll: Collection, input: Doc, opts: WriteOpt
 }
 
 export function replaceDoc(txn: Txn, coll: Collection, chain: DocChain, doc: Doc, opts: WriteOptions = {}): void {
+  checkSize(doc, () => `Resulting document after update is larger than ${MAX_DOCUMENT_BYTES}`);
   if (coll.validator && !opts.bypassValidation) coll.validator.check(doc, txn.read(chain));
   txn.claim(chain);
   txn.checkUnique(coll, chain, doc);

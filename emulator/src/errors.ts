@@ -75,6 +75,7 @@ export const Codes = {
   QueryFeatureNotAllowed: 224,
   GraphContainsCycle: 5,
   UnsupportedFormat: 12,
+  BSONObjectTooLarge: 10334,
 } as const;
 
 const codeNames = new Map<number, string>(Object.entries(Codes).map(([name, code]) => [code, name]));

@@ -76,6 +76,21 @@ const rangeOp =
     };
   };
 
+/** Number subtypes that the decoder does not keep for integral values (see refuseLostNumberType). */
+const numberSubtypes = new Set(['int', 'long', 'double']);
+
+/**
+ * Documents arrive decoded with the driver's defaults: int32, int64 within 2^53 and doubles become
+ * JS numbers, and an integral one is stored again as int32. For such a value the original BSON
+ * type (int, long or double) is unknown, so a $type test for one of them is refused rather than
+ * answered from a guess. Non-integral numbers are doubles, and wrapped values keep their type.
+ */
+function refuseLostNumberType(x: unknown): void {
+  if (typeof x === 'number' && Number.isInteger(x)) {
+    throw new MongoCommandError(Codes.NotImplemented, "The emulator does not keep whether an integral number was stored as int, long or double: $type 'int', 'long' and 'double' cannot be answered for it");
+  }
+}
+
 /** $type with every BSON type name/number (mingo lacks objectId, binData, timestamp...). */
 const typeOp: QueryOpImpl = (selector, value) => {
   const wanted = (Array.isArray(value) ? value : [value]).map((t) => {
@@ -83,10 +98,14 @@ const typeOp: QueryOpImpl = (selector, value) => {
     if (!alias) throw new MongoCommandError(Codes.BadValue, `Unknown type name alias: ${String(t)}`);
     return alias;
   });
+  const subtypes = wanted.some((w) => numberSubtypes.has(w));
   return (doc) => {
     for (const v of pathValues(doc, selector)) {
       const vals = Array.isArray(v) ? [v, ...v] : [v];
-      if (vals.some((x) => wanted.some((w) => (w === 'array' ? Array.isArray(x) : hasBsonType(x, w))))) return true;
+      for (const x of vals) {
+        if (subtypes) refuseLostNumberType(x);
+        if (wanted.some((w) => (w === 'array' ? Array.isArray(x) : hasBsonType(x, w)))) return true;
+      }
     }
     return false;
   };
@@ -95,19 +114,73 @@ const typeOp: QueryOpImpl = (selector, value) => {
 const mingoQuery = mingoQueryOps as unknown as Record<string, QueryOpImpl>;
 
 /**
- * $all under a collation: MongoDB's meaning, a conjunction of one condition per listed value
- * (equality, regex or $elemMatch), each evaluated with the collation. mingo's own $all (used
- * without a collation) compares with its binary equality.
+ * $all: MongoDB's meaning, a conjunction of one condition per listed value (equality, regex or
+ * $elemMatch), each evaluated with the command's collation; so on a non-array field it is equality
+ * with each value. (mingo's own $all matches only arrays.)
  */
 const allOp: QueryOpImpl = (selector, value, options) => {
-  if (!collationOf(options)) return mingoQuery.$all(selector, value, options);
   const list = requireArray('$all', value);
   if (list.length === 0) return () => false;
   const tests = list.map((v) => new Query({ [selector]: v }, options));
   return (doc) => tests.every((q) => q.test(doc));
 };
 
+/** DBRef field names: inside $elemMatch they are fields of the element, not operators. */
+const dbRefFields = new Set(['$id', '$ref', '$db']);
+
+/**
+ * The fields of a DBRef as stored: the BSON decoder turns every {$ref, $id[, $db]} document
+ * (stored elements and query values alike) into a DBRef instance.
+ */
+function dbRefEntries(v: unknown): Doc | undefined {
+  if (isPlainObject(v)) return v;
+  if (v === null || typeof v !== 'object' || (v as { _bsontype?: string })._bsontype !== 'DBRef') return undefined;
+  const r = v as { collection: string; oid: unknown; db?: string; fields?: Doc };
+  return { $ref: r.collection, $id: r.oid, ...(r.db ? { $db: r.db } : {}), ...r.fields };
+}
+
+/**
+ * $elemMatch whose condition names DBRef fields ({$elemMatch: {$id: x}}): each key is a condition
+ * on that field of an element. mingo takes `$id` for an unknown operator; other shapes are mingo's.
+ */
+const elemMatchOp: QueryOpImpl = (selector, value, options) => {
+  const spec = dbRefEntries(value);
+  if (!spec || !Object.keys(spec).some((k) => dbRefFields.has(k))) return mingoQuery.$elemMatch(selector, value, options);
+  const tests = Object.entries(spec).map(([k, cond]): Matcher => {
+    if (dbRefFields.has(k)) {
+      const q = new Query({ f: cond }, options);
+      return (el) => q.test({ f: el[k] });
+    }
+    const q = new Query({ [k]: cond }, options);
+    return (el) => q.test(el);
+  });
+  return (doc) => {
+    for (const v of pathValues(doc, selector)) {
+      if (!Array.isArray(v)) continue;
+      for (const el of v) {
+        const fields = dbRefEntries(el);
+        if (fields && tests.every((t) => t(fields))) return true;
+      }
+    }
+    return false;
+  };
+};
+
+/** Operators the emulator does not evaluate: refused (238), never answered differently. */
+const refusedQueryOp =
+  (op: string, why: string): QueryOpImpl =>
+  () => {
+    throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support the query operator ${op} (${why})`);
+  };
+
 const queryOps: Record<string, QueryOpImpl> = {
+  $where: refusedQueryOp('$where', 'no server-side JavaScript'),
+  $geoWithin: refusedQueryOp('$geoWithin', 'no geospatial queries'),
+  $geoIntersects: refusedQueryOp('$geoIntersects', 'no geospatial queries'),
+  $near: refusedQueryOp('$near', 'no geospatial queries'),
+  $nearSphere: refusedQueryOp('$nearSphere', 'no geospatial queries'),
+  $text: refusedQueryOp('$text', 'no text indexes'),
+  $elemMatch: elemMatchOp,
   $type: typeOp,
   $eq: (selector, value, options) => {
     const coll = collationOf(options);
@@ -300,6 +373,13 @@ export function updaterQueryOptions(collation?: Collation): Partial<Options> {
 export function translateMingoError(e: unknown, kind: 'query' | 'aggregate' | 'update' | 'projection'): MongoCommandError {
   if (e instanceof MongoCommandError) return e;
   const msg = e instanceof Error ? e.message : String(e);
+  // No server-side JavaScript ($function, $accumulator) and no paths through __proto__: refusals.
+  const script = /(\$\w+)(?: operator)? requires 'scriptEnabled'/.exec(msg);
+  if (script) return new MongoCommandError(Codes.NotImplemented, `The emulator does not support ${script[1]} (no server-side JavaScript)`);
+  // JavaScript has no PCRE extended mode ('x'); other option letters mongod rejects too.
+  const flags = /Invalid flags supplied to RegExp constructor '([^']*)'/.exec(msg);
+  if (flags) return new MongoCommandError(Codes.NotImplemented, `The emulator does not support the regular expression options '${flags[1]}'`);
+  if (/Accessing __proto__ is not allowed/.test(msg)) return new MongoCommandError(Codes.NotImplemented, `The emulator does not support field paths through '__proto__'`);
   const unknownOp = /unknown (?:\w+ )?operator:?\s*'?(\$\w+)/i.exec(msg) ?? /(\$\w+).*not (?:registered|supported)/i.exec(msg);
   if (unknownOp && kind === 'query') return new MongoCommandError(Codes.BadValue, `unknown operator: ${unknownOp[1]}`);
   if (unknownOp && kind === 'aggregate') return new MongoCommandError(Codes.InvalidPipelineOperator, `Unrecognized expression '${unknownOp[1]}'`);
@@ -382,16 +462,5 @@ export function compileFilter(filter: unknown, variables?: Doc, collation?: Coll
     };
   } catch (e) {
     throw translateMingoError(e, 'query');
-  }
-}
-
-export function applyProjection(docs: Doc[], projection: unknown): Doc[] {
-  if (projection === undefined || projection === null) return docs;
-  if (!isPlainObject(projection)) throw new MongoCommandError(Codes.TypeMismatch, 'projection must be an object');
-  if (Object.keys(projection).length === 0) return docs;
-  try {
-    return new Query({}, mingoOptions()).find<Doc>(docs, projection).all();
-  } catch (e) {
-    throw translateMingoError(e, 'projection');
   }
 }

@@ -48,12 +48,25 @@ const unsignedClusterTime = Object.freeze({ hash: new Binary(Buffer.alloc(20)), 
 
 const readConcernLevels = new Set(['local', 'majority', 'linearizable', 'available', 'snapshot']);
 
-/** One node is always current, so every level reads the latest data; reading the past is not possible. */
-function checkReadConcern(rc: unknown): void {
+/** Commands that take a read concern outside transactions; any other is refused level snapshot. */
+const snapshotReadCommands = new Set(['find', 'aggregate', 'distinct', 'getMore']);
+
+/**
+ * One node is always current, so every level reads the latest data; reading the past is not
+ * possible. Snapshot reads outside a transaction (snapshot sessions) would have to read every
+ * statement at one earlier point in time: refused. Writes with level snapshot outside a
+ * transaction fail as on mongod (InvalidOptions).
+ */
+function checkReadConcern(cmd: string, body: Doc): void {
+  const rc = body.readConcern;
   if (rc === undefined || rc === null) return;
   if (typeof rc !== 'object') throw new MongoCommandError(Codes.TypeMismatch, "BSON field 'readConcern' is the wrong type, expected type 'object'");
   const { level, atClusterTime } = rc as Doc;
   if (level !== undefined && !readConcernLevels.has(String(level))) throw new MongoCommandError(Codes.FailedToParse, `Invalid readConcern level: ${String(level)}`);
+  if (level === 'snapshot' && body.autocommit === undefined) {
+    if (!snapshotReadCommands.has(cmd)) throw new MongoCommandError(Codes.InvalidOptions, `Command ${cmd} does not support { readConcern: { level: "snapshot" } } outside a multi-document transaction`);
+    throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support readConcern level snapshot outside transactions (snapshot sessions)');
+  }
   if (atClusterTime !== undefined) throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support readConcern atClusterTime (reads at a past time)');
 }
 
@@ -288,13 +301,13 @@ export class Emulator implements EmulatorState {
     }
     let tctx: TxnContext;
     try {
-      checkReadConcern(body.readConcern);
+      checkReadConcern(cmd, body);
       tctx = this.sessions.resolve(cmd, body);
     } catch (e) {
       return this.errorReply(e, cmd, body);
     }
-    if (tctx.replay) return this.envelope({ ...tctx.replay });
-
+    // The fail point fires for a retried write too (mongod checks it before looking up the
+    // session's record), so a retry can meet the same writeConcernError again.
     const fp = cmd === 'configureFailPoint' ? undefined : this.failPoints.check(cmd, conn.appName);
     if (fp) {
       if (fp.blockConnection) await this.sleep(fp.blockTimeMS ?? 0);
@@ -302,18 +315,22 @@ export class Emulator implements EmulatorState {
       if (fp.errorCode !== undefined) return this.failReply(fp, cmd, body);
     }
 
-    const ctx: Ctx = { state: this, db, cmd, body, conn, session: tctx.session, txn: tctx.txn };
     let reply: Doc;
-    try {
-      reply = await handler(ctx);
-    } catch (e) {
-      // mongod aborts a transaction when one of its statements fails.
-      if (tctx.txn && cmd !== 'commitTransaction') tctx.session?.abortTxn();
-      return this.errorReply(e, cmd, body);
+    if (tctx.replay) {
+      reply = { ...tctx.replay };
+    } else {
+      const ctx: Ctx = { state: this, db, cmd, body, conn, session: tctx.session, txn: tctx.txn };
+      try {
+        reply = await handler(ctx);
+      } catch (e) {
+        // mongod aborts a transaction when one of its statements fails.
+        if (tctx.txn && cmd !== 'commitTransaction') tctx.session?.abortTxn();
+        return this.errorReply(e, cmd, body);
+      }
+      if (tctx.txn && Array.isArray(reply.writeErrors) && reply.writeErrors.length) tctx.session?.abortTxn();
+      reply.ok = 1;
+      if (tctx.retryableTxnNumber !== undefined && tctx.session) tctx.session.retryReply = { ...reply };
     }
-    if (tctx.txn && Array.isArray(reply.writeErrors) && reply.writeErrors.length) tctx.session?.abortTxn();
-    reply.ok = 1;
-    if (tctx.retryableTxnNumber !== undefined && tctx.session) tctx.session.retryReply = { ...reply };
     const wce = fp?.writeConcernError ?? unsatisfiableWriteConcern(cmd, body);
     if (wce) {
       reply.writeConcernError = wce;

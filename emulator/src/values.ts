@@ -302,7 +302,7 @@ export function getPath(doc: unknown, path: string): unknown {
   return v;
 }
 
-/** True when the value contains a Decimal128 or a Long beyond 2^53 (numbers mingo cannot do arithmetic on). */
+/** True when the value contains a Decimal128 or a Long (numbers mingo cannot do arithmetic on; int64 values that writes store stay Long). */
 export function hasWideNumber(v: unknown): boolean {
   if (v === null || typeof v !== 'object') return false;
   if (Array.isArray(v)) return v.some(hasWideNumber);

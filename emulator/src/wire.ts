@@ -1,7 +1,7 @@
 // MongoDB wire protocol framing: OP_MSG (body + document sequences, optional CRC-32C checksum,
 // which we accept without verifying) and legacy OP_QUERY/OP_REPLY, used by drivers for the first
 // handshake.
-import { deserialize, serialize } from 'bson';
+import { deserialize, serialize, type Long } from 'bson';
 import type { Doc } from './values.js';
 
 export const OP_REPLY = 1;
@@ -25,7 +25,52 @@ export type Request =
   | { kind: 'query'; header: Header; collection: string; body: Doc }
   | { kind: 'unsupported'; header: Header };
 
-const deserializeOptions = { promoteValues: true, promoteLongs: true, promoteBuffers: false, bsonRegExp: false } as const;
+// int64 values are decoded as Long so that those a write stores keep their type (a NumberLong(5)
+// reads back as a long, as from mongod); everywhere else they become numbers (demoteLongs).
+const deserializeOptions = { promoteValues: true, promoteLongs: false, promoteBuffers: false, bsonRegExp: false } as const;
+
+const isLong = (v: unknown): v is Long => v !== null && typeof v === 'object' && (v as { _bsontype?: string })._bsontype === 'Long';
+
+/** Longs within 2^53 become numbers (wider ones stay Long, as with the driver's promoteLongs). */
+function demote(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (isLong(v)) {
+    const n = v.toNumber();
+    return Number.isSafeInteger(n) ? n : v;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = demote(v[i]);
+    return v;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return v;
+  const d = v as Doc;
+  for (const k of Object.keys(d)) d[k] = demote(d[k]);
+  return d;
+}
+
+/**
+ * Command fields (txnNumber, cursor ids, limits, filters, pipelines) are read as numbers. Only
+ * what a write stores as sent keeps its Longs: inserted documents, replacement documents and
+ * operator-update values (a pipeline update is made of expressions, so it is demoted).
+ */
+function demoteLongs(body: Doc): void {
+  const cmd = Object.keys(body)[0];
+  for (const k of Object.keys(body)) {
+    const v = body[k];
+    if (cmd === 'insert' && k === 'documents') continue;
+    if ((cmd === 'findAndModify' || cmd === 'findandmodify') && k === 'update' && !Array.isArray(v)) continue;
+    if (cmd === 'update' && k === 'updates' && Array.isArray(v)) {
+      for (const stmt of v) {
+        if (stmt === null || typeof stmt !== 'object') continue;
+        const st = stmt as Doc;
+        for (const sk of Object.keys(st)) if (sk !== 'u' || Array.isArray(st.u)) st[sk] = demote(st[sk]);
+      }
+      continue;
+    }
+    body[k] = demote(v);
+  }
+}
 
 export function readHeader(buf: Buffer, offset = 0): Header {
   return {
@@ -76,6 +121,7 @@ export function decode(buf: Buffer): Request {
     }
     if (!body) throw new Error('OP_MSG without body section');
     for (const [id, docs] of sequences) body[id] = docs;
+    demoteLongs(body);
     return { kind: 'msg', header, flags, body };
   }
   if (header.opCode === OP_QUERY) {
@@ -85,6 +131,7 @@ export function decode(buf: Buffer): Request {
     let body = deserialize(buf.subarray(qpos, qpos + size), deserializeOptions) as Doc;
     // Legacy wrapping: { $query: {...}, $readPreference: ... }
     if (body.$query && typeof body.$query === 'object') body = body.$query as Doc;
+    demote(body);
     return { kind: 'query', header, collection, body };
   }
   return { kind: 'unsupported', header };

@@ -300,4 +300,28 @@ describe('transaction lifetime limit', () => {
       await short.close();
     }
   });
+
+  it('transactionLifetimeLimitSeconds is settable with setParameter, as on mongod', async () => {
+    const hh = await startHarness();
+    try {
+      const admin = hh.client.db('admin');
+      expect((await admin.command({ getParameter: 1, transactionLifetimeLimitSeconds: 1 })).transactionLifetimeLimitSeconds).toBe(60);
+      expect((await errorOf(admin.command({ setParameter: 1, transactionLifetimeLimitSeconds: 0 }))).code).toBe(2);
+      expect((await errorOf(admin.command({ setParameter: 1, notAParameter: 1 }))).code).toBe(238);
+      expect((await errorOf(hh.client.db('life').command({ setParameter: 1, transactionLifetimeLimitSeconds: 1 }))).code).toBe(13);
+      expect((await admin.command({ setParameter: 1, transactionLifetimeLimitSeconds: 1 })).was).toBe(60);
+      expect((await admin.command({ getParameter: 1, transactionLifetimeLimitSeconds: 1 })).transactionLifetimeLimitSeconds).toBe(1);
+      const coll = hh.client.db('life').collection<{ _id: string; n: number }>('c');
+      await coll.insertOne({ _id: 'k', n: 0 });
+      const s = hh.client.startSession();
+      s.startTransaction();
+      await coll.updateOne({ _id: 'k' }, { $inc: { n: 1 } }, { session: s });
+      await new Promise((r) => setTimeout(r, 1300));
+      expect((await errorOf(coll.updateOne({ _id: 'k' }, { $inc: { n: 1 } }, { session: s }))).code).toBe(251);
+      await s.endSession();
+      expect((await coll.findOne({ _id: 'k' }))?.n).toBe(0);
+    } finally {
+      await hh.close();
+    }
+  });
 });

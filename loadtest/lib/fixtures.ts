@@ -25,6 +25,7 @@ export interface Availability {
   availableTickets: number;
   confirmedTickets: number;
   heldTickets: number;
+  ticketTypes?: { ticketTypeId: string; name: string; capacity: number; confirmedTickets: number; heldTickets: number; availableTickets: number }[];
 }
 
 export interface BookingData {
@@ -32,6 +33,7 @@ export interface BookingData {
   eventId: string;
   userId: string;
   quantity: number;
+  items?: { ticketTypeId: string; quantity: number }[];
   status: string;
   tickets: { number: string | number }[];
   user?: { id: string; email: string };

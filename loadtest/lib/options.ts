@@ -7,6 +7,8 @@ export interface LoadOptions {
   scenario: ScenarioName | 'all';
   /** Event capacity (hot-drop: the tickets on sale; retry-storm raises it to the buyer count). */
   tickets: number;
+  /** hot-drop: ticket types the event sells (1 = the default type, `{ eventId, quantity }` orders). */
+  types: number;
   /** Distinct accounts, each with its own token and Idempotency-Key; unset = the scenario's default. */
   buyers?: number;
   connections: number;
@@ -26,6 +28,7 @@ export interface LoadOptions {
 
 const USAGE = `usage: npm run loadtest -- <${[...SCENARIOS, 'all'].join('|')}> [options]
   --tickets N       tickets on sale (default 500)
+  --types T         hot-drop: sell T ticket types (capacities 1:2:3... adding up to 1.5x the tickets), one item order per buyer (default 1)
   --buyers M        buyer accounts (default 5000 for hot-drop, 500 for retry-storm)
   --connections C   concurrent connections (default 200)
   --duration S      seconds per timed phase (default 10)
@@ -55,6 +58,7 @@ export function parseOptions(argv: string[]): LoadOptions {
     options: {
       tickets: { type: 'string' },
       buyers: { type: 'string' },
+      types: { type: 'string' },
       connections: { type: 'string' },
       duration: { type: 'string' },
       url: { type: 'string' },
@@ -76,6 +80,7 @@ export function parseOptions(argv: string[]): LoadOptions {
   return {
     scenario: scenario as LoadOptions['scenario'],
     tickets: positiveInt('tickets', values.tickets, 500),
+    types: positiveInt('types', values.types, 1),
     buyers: values.buyers === undefined ? undefined : positiveInt('buyers', values.buyers, 0),
     connections: positiveInt('connections', values.connections, 200),
     duration: positiveInt('duration', values.duration, 10),

@@ -10,7 +10,7 @@ import type { Models } from '../models.js';
 
 /** What the account rules need; a FastifyInstance provides all of it. */
 export interface AuthDeps extends SessionDeps {
-  models: Pick<Models, 'User' | 'Session'>;
+  models: Pick<Models, 'User' | 'Session' | 'LoginAttempt'>;
   jwt: JWT;
 }
 
@@ -74,44 +74,67 @@ function accountLocked(lockedUntil: Date, now: Date): AppError {
   });
 }
 
+/** How long a run of failed logins is remembered after its last try (unless a lock lasts longer). */
+const FAILURE_MEMORY_MS = 24 * 3600 * 1000;
+
+type Reservation = { failures: number } | { lockedUntil: Date };
+
 /**
- * Login with lockout. Each attempt first reserves one of the account's LOGIN_MAX_FAILURES tries
- * with an atomic $inc (only while unlocked), so even a burst of parallel guesses gets at most that
- * many password checks; a success gives the tries back, the last failing try sets the lock.
+ * Reserves one login try for an email with an atomic $inc that only matches while it is not
+ * locked, creating the record on the email's first try. A locked record makes the upsert collide
+ * with itself on _id (E11000): that, or a record found locked, is the lock.
+ */
+async function reserveTry(deps: AuthDeps, email: string, now: Date): Promise<Reservation> {
+  const { LoginAttempt } = deps.models;
+  for (let round = 0; ; round++) {
+    try {
+      const record = await LoginAttempt.findOneAndUpdate(
+        { _id: email, $or: [{ lockedUntil: null }, { lockedUntil: { $lte: now } }] },
+        { $inc: { failures: 1 }, $set: { expiresAt: new Date(now.getTime() + FAILURE_MEMORY_MS) } },
+        { upsert: true, new: true },
+      ).lean();
+      return { failures: record?.failures ?? 1 };
+    } catch (err) {
+      if (!isDuplicateKey(err) || round >= 2) throw err;
+      const existing = await LoginAttempt.findById(email, { lockedUntil: 1 }).lean();
+      if (existing?.lockedUntil && existing.lockedUntil > now) return { lockedUntil: existing.lockedUntil };
+      // Two first tries raced to create the record; the other one made it, so count on it.
+    }
+  }
+}
+
+/**
+ * Login with lockout, the same for every email (API.md: an email with no account locks the same
+ * way). Each attempt first reserves one of the email's LOGIN_MAX_FAILURES tries, so even a burst
+ * of parallel guesses gets at most that many password checks; a success gives the tries back, the
+ * last failing try sets the lock. An unknown email is compared against a dummy hash of the
+ * configured cost, so it costs what a wrong password costs; a locked one, known or not, costs no
+ * comparison at all.
  */
 export async function login(deps: AuthDeps, input: { email: string; password: string }): Promise<SessionTokens> {
-  const { User } = deps.models;
+  const { User, LoginAttempt } = deps.models;
   const { BCRYPT_COST, LOGIN_MAX_FAILURES, LOGIN_LOCK_SECONDS } = deps.config;
   const email = normalizeEmail(input.email);
   const now = deps.clock.now();
+  const lockEnd = () => new Date(now.getTime() + LOGIN_LOCK_SECONDS * 1000);
 
-  const user = await User.findOneAndUpdate(
-    { email, $or: [{ lockedUntil: null }, { lockedUntil: { $lte: now } }] },
-    { $inc: { failedLogins: 1 } },
-    { new: true },
-  ).lean();
-
-  if (!user) {
-    const existing = await User.findOne({ email }, { lockedUntil: 1 }).lean();
-    if (existing?.lockedUntil && existing.lockedUntil > now) throw accountLocked(existing.lockedUntil, now);
-    // Unknown email: spend the same bcrypt time as a wrong password, then answer the same.
-    await compareWithDummy(input.password, BCRYPT_COST);
-    throw invalidCredentials();
-  }
-
-  const attempt = user.failedLogins ?? 1;
+  const reservation = await reserveTry(deps, email, now);
+  if ('lockedUntil' in reservation) throw accountLocked(reservation.lockedUntil, now);
   // Parallel attempts beyond the budget are refused without checking the password.
-  if (attempt > LOGIN_MAX_FAILURES) throw accountLocked(new Date(now.getTime() + LOGIN_LOCK_SECONDS * 1000), now);
+  if (reservation.failures > LOGIN_MAX_FAILURES) throw accountLocked(lockEnd(), now);
 
-  if (await verifyPassword(input.password, user.passwordHash)) {
-    await User.updateOne({ _id: user._id }, { $set: { failedLogins: 0, lockedUntil: null } });
+  const user = await User.findOne({ email }).lean();
+  const matches = user ? await verifyPassword(input.password, user.passwordHash) : await compareWithDummy(input.password, BCRYPT_COST);
+  if (user && matches) {
+    await LoginAttempt.deleteOne({ _id: email });
     return startSession(deps, user);
   }
 
-  if (attempt >= LOGIN_MAX_FAILURES) {
-    await User.updateOne(
-      { _id: user._id },
-      { $set: { lockedUntil: new Date(now.getTime() + LOGIN_LOCK_SECONDS * 1000), failedLogins: 0 } },
+  if (reservation.failures >= LOGIN_MAX_FAILURES) {
+    const lockedUntil = lockEnd();
+    await LoginAttempt.updateOne(
+      { _id: email },
+      { $set: { lockedUntil, failures: 0, expiresAt: new Date(Math.max(lockedUntil.getTime(), now.getTime() + FAILURE_MEMORY_MS)) } },
     );
   }
   throw invalidCredentials();

@@ -11,9 +11,6 @@ const userSchema = new Schema(
     name: { type: String, required: true, trim: true },
     role: { type: String, enum: ROLES, default: 'customer' },
     passwordHash: { type: String, required: true },
-    /** Login tries used since the last success or lock (reserved before each password check). */
-    failedLogins: { type: Number, default: 0 },
-    lockedUntil: { type: Date, default: null },
   },
   { timestamps: true, versionKey: false },
 );

@@ -23,16 +23,43 @@ export function bookingStatusFilter(status: BookingStatus | undefined, now: Date
   }
 }
 
-const ticketSchema = new Schema({ number: { type: String, required: true } }, { _id: false });
+const ticketSchema = new Schema(
+  {
+    number: { type: String, required: true },
+    ticketTypeId: { type: Schema.Types.ObjectId, default: null },
+  },
+  { _id: false },
+);
+
+/**
+ * One line of an order: so many tickets of one type at the unit price it had when sold (whatever
+ * the organizer changes later). Coupons and seats add their own fields to a line later.
+ */
+const itemSchema = new Schema(
+  {
+    ticketTypeId: { type: Schema.Types.ObjectId, required: true },
+    name: { type: String, required: true },
+    quantity: { type: Number, required: true, min: 1 },
+    unitPrice: { type: Number, required: true, min: 0 },
+  },
+  { _id: false },
+);
 
 const bookingSchema = new Schema(
   {
     eventId: { type: Schema.Types.ObjectId, ref: 'Event', required: true },
     userId: { type: Schema.Types.ObjectId, ref: 'User', required: true },
+    /** The sum of the items' quantities. */
     quantity: { type: Number, required: true, min: 1 },
+    items: { type: [itemSchema], default: undefined },
     status: { type: String, enum: STORED_BOOKING_STATUSES, required: true },
+    /** The first item's unit price (kept for single-type clients). */
     unitPrice: { type: Number, required: true, min: 0 },
+    /** Sum of the items at their unit prices; totalPrice = subtotal - discount. */
+    subtotal: { type: Number, min: 0 },
+    discount: { type: Number, default: 0, min: 0 },
     totalPrice: { type: Number, required: true, min: 0 },
+    couponCode: { type: String, default: null },
     currency: { type: String, required: true },
     /** When the hold lets go; only meaningful while pending. */
     expiresAt: { type: Date, default: null },
@@ -52,8 +79,10 @@ const bookingSchema = new Schema(
   { timestamps: true, versionKey: false },
 );
 
-// Availability sums quantities per event and status (bookings/availability.ts).
+// The audit and the recount of unmigrated events sum quantities per event and status (bookings/ledger-audit.ts).
 bookingSchema.index({ eventId: 1, status: 1 });
+// Whether a ticket type was ever sold or held (it may be deleted only if not).
+bookingSchema.index({ eventId: 1, 'items.ticketTypeId': 1 });
 bookingSchema.index({ userId: 1, createdAt: -1 });
 bookingSchema.index(
   { userId: 1, idempotencyKey: 1 },
@@ -68,6 +97,7 @@ bookingSchema.index({ 'tickets.number': 1 }, { unique: true, partialFilterExpres
 bookingSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, partialFilterExpression: { status: 'pending' } });
 
 export type BookingFields = InferSchemaType<typeof bookingSchema> & { _id: Types.ObjectId };
+export type BookingItem = InferSchemaType<typeof itemSchema>;
 export type BookingDocument = HydratedDocument<BookingFields>;
 
 export function bookingModel(conn: Connection) {

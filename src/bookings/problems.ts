@@ -1,8 +1,22 @@
 import { AppError } from '../lib/errors.js';
 
 /** The booking answers of API.md, in one place so the service and the idempotency layer agree. */
-export const soldOut = (availableTickets: number) =>
-  new AppError(409, 'SOLD_OUT', 'Not enough tickets are left for this booking', { extra: { availableTickets } });
+/** Names the type that ran short (when the order names types) and what is left of it. */
+export const soldOut = (availableTickets: number, ticketTypeId?: string, name?: string) =>
+  new AppError(
+    409,
+    'SOLD_OUT',
+    name ? `Not enough "${name}" tickets are left for this booking` : 'Not enough tickets are left for this booking',
+    { extra: ticketTypeId ? { availableTickets, ticketTypeId } : { availableTickets } },
+  );
+
+export const ticketTypeRequired = () =>
+  new AppError(400, 'TICKET_TYPE_REQUIRED', 'This event sells several ticket types: name them in items');
+
+export const lineOutOfRange = (path: string, max: number, what: string) =>
+  new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {
+    errors: [{ path, message: `must be between 1 and ${max} for ${what}` }],
+  });
 
 export const notOnSale = (why: string) => new AppError(409, 'EVENT_NOT_ON_SALE', `This event is not on sale: ${why}`);
 

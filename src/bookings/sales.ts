@@ -2,11 +2,14 @@ import { performance } from 'node:perf_hooks';
 import { MongoServerError } from 'mongodb';
 import { type ClientSession, Types } from 'mongoose';
 import { notFound } from '../lib/errors.js';
-import { availabilityFor } from './availability.js';
+import { type EventFields, LEDGER_VERSION } from '../events/event.model.js';
 import type { BookingFields } from './booking.model.js';
-import { keyReused, notOnSale, quantityOutOfRange, soldOut } from './problems.js';
+import { SalesLedger } from './ledger.js';
+import { migrateEvent } from './ledger-audit.js';
+import { priceOrder, resolveOrder } from './order.js';
+import { keyReused, notOnSale, soldOut } from './problems.js';
 import type { BatchItem } from './sales-desk.js';
-import { issueTickets } from './tickets.js';
+import { issueTicketsFor } from './tickets.js';
 import { runTransaction, tooBusy } from '../lib/transaction.js';
 import type { BookingDeps, BookingOutcome, CreateJob, IdempotencyStamp } from './types.js';
 
@@ -30,7 +33,36 @@ export function claimEvent(deps: Pick<BookingDeps, 'models'>, eventId: Types.Obj
     { $inc: { salesVersion: 1 } },
     // A sale is not an edit of the event: its updatedAt stays as it is.
     { new: true, session, timestamps: false },
-  ).lean();
+  ).lean<EventFields>();
+}
+
+/** The event as claimed by this transaction, and its ledger (ledger.ts) to decide on and change. */
+export interface OpenSales {
+  event: EventFields;
+  ledger: SalesLedger;
+}
+
+/**
+ * The start of every sales transaction: claim the event (the one conflict point), then open its
+ * ledger in the same snapshot. An event made before ticket types is migrated here first
+ * (ledger-audit.ts), exactly, since the claim orders it against every other sale. Null: no event.
+ */
+export async function openSales(
+  deps: Pick<BookingDeps, 'models'>,
+  eventId: Types.ObjectId,
+  session: ClientSession,
+  now: Date,
+): Promise<OpenSales | null> {
+  const claimed = await claimEvent(deps, eventId, session);
+  if (!claimed) return null;
+  const event = claimed.ledgerVersion === LEDGER_VERSION ? claimed : await migrateEvent(deps.models, claimed, now, session);
+  return { event, ledger: new SalesLedger(event, now) };
+}
+
+/** Writes what the transaction changed in the ledger (its last write to the event, before commit). */
+export async function saveLedger(deps: Pick<BookingDeps, 'models'>, sales: OpenSales, session: ClientSession): Promise<void> {
+  if (!sales.ledger.changed) return;
+  await deps.models.Event.updateOne({ _id: sales.event._id }, sales.ledger.update(), { session, timestamps: false });
 }
 
 export async function notify(deps: BookingDeps, eventId: Types.ObjectId | string): Promise<void> {
@@ -98,7 +130,7 @@ type Item = BatchItem<CreateJob, BookingOutcome>;
  */
 async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: Item[], session: ClientSession) {
   const now = deps.clock.now();
-  const event = await claimEvent(deps, eventId, session);
+  const sales = await openSales(deps, eventId, session, now);
   const uses = await earlierUses(
     deps,
     items.map((i) => i.input),
@@ -107,7 +139,6 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
   const madeHere = new Map<string, BookingFields>();
   const decisions = new Map<Item, Decision>();
   const docs: InstanceType<BookingDeps['models']['Booking']>[] = [];
-  let available: number | null = null;
 
   for (const item of items) {
     const { actor, input, stamp } = item.input;
@@ -119,25 +150,37 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
         decisions.set(item, { outcome: { booking: judgeEarlierUse(earlier, stamp, 'create'), replayed: true } });
         continue;
       }
-      if (!event) throw notFound('Event');
+      if (!sales) throw notFound('Event');
+      const { event, ledger } = sales;
       if (event.status !== 'published') throw notOnSale(`it is ${event.status}`);
       if (event.startsAt.getTime() <= now.getTime()) throw notOnSale('it has already started');
-      if (input.quantity > event.maxTicketsPerBooking) throw quantityOutOfRange(event.maxTicketsPerBooking);
-      available ??= (await availabilityFor(deps.models.Booking, event, now, session)).availableTickets;
-      if (available < input.quantity) throw soldOut(available);
+      // Coupons (priceOrder), seats and the waitlist's reserved tickets (ledger) decide here too,
+      // on this same snapshot: no second conflict point.
+      const order = priceOrder(resolveOrder(event, input, now));
+      // All lines or none, against the per-type and the event's figures of this one snapshot.
+      const short = ledger.shortfall(order.lines);
+      if (short) {
+        const named = order.lines.find((l) => l.typeId.equals(short.typeId));
+        throw soldOut(short.available, String(short.typeId), input.items ? named?.name : undefined);
+      }
 
-      available -= input.quantity;
-      const free = event.price === 0;
+      const free = order.totalPrice === 0;
+      const expiresAt = free ? null : new Date(now.getTime() + deps.holdTtlMs);
+      if (expiresAt) ledger.hold(order.lines, expiresAt);
+      else ledger.sell(order.lines);
       const doc = new deps.models.Booking({
         eventId,
         userId: new Types.ObjectId(actor.userId),
-        quantity: input.quantity,
+        quantity: order.quantity,
+        items: order.lines.map((l) => ({ ticketTypeId: l.typeId, name: l.name, quantity: l.quantity, unitPrice: l.unitPrice })),
         status: free ? 'confirmed' : 'pending',
-        unitPrice: event.price,
-        totalPrice: event.price * input.quantity,
+        unitPrice: order.lines[0].unitPrice,
+        subtotal: order.subtotal,
+        discount: order.discount,
+        totalPrice: order.totalPrice,
         currency: event.currency,
-        expiresAt: free ? null : new Date(now.getTime() + deps.holdTtlMs),
-        tickets: free ? issueTickets(input.quantity) : [],
+        expiresAt,
+        tickets: free ? issueTicketsFor(order.lines) : [],
         confirmedAt: free ? now : null,
         idempotencyKey: stamp?.key ?? null,
         requestFingerprint: stamp?.fingerprint ?? null,
@@ -154,7 +197,12 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
     }
   }
   // createdAt and updatedAt are already set, so Mongoose keeps them (it only fills missing timestamps).
-  if (docs.length > 0) await deps.models.Booking.insertMany(docs, { session, ordered: true });
+  if (docs.length > 0 && sales) {
+    await deps.models.Booking.insertMany(docs, { session, ordered: true });
+    // Hook: outbox messages of the bookings made (booking.created, and booking.confirmed with the
+    // tickets of free orders) are inserted here, in this session, so they commit with the sale.
+    await saveLedger(deps, sales, session);
+  }
   return { decisions, inserted: docs.length };
 }
 

@@ -5,12 +5,49 @@ import { BOOKING_STATUSES, type BookingFields, type BookingStatus } from './book
 /** The per-event limit (maxTicketsPerBooking) is checked by the service; this is only a sanity bound. */
 export const MAX_QUANTITY = 1000;
 
-export const createBookingBody = z
+/** Most lines one order may have (API.md Bookings: more than 20 is a 400). */
+export const MAX_ITEMS = 20;
+
+const orderItem = z
   .object({
-    eventId: objectId,
+    ticketTypeId: objectId,
     quantity: z.number().int().min(1).max(MAX_QUANTITY),
   })
   .strict();
+
+/**
+ * `items` (one line per ticket type), or `quantity` alone for the event's only on-sale type.
+ * Lines are sorted by type id once valid: an order is a set of lines, so the same lines in another
+ * order are the same request for idempotency (the fingerprint is taken from the parsed body).
+ */
+export const createBookingBody = z
+  .object({
+    eventId: objectId,
+    quantity: z.number().int().min(1).max(MAX_QUANTITY).optional(),
+    items: z.array(orderItem).min(1).max(MAX_ITEMS).optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if ((body.quantity === undefined) === (body.items === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['items'], message: 'send either items or quantity' });
+    }
+    const seen = new Set<string>();
+    body.items?.forEach((item, i) => {
+      const id = item.ticketTypeId.toLowerCase();
+      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['items', i, 'ticketTypeId'], message: 'each ticket type may appear once' });
+      seen.add(id);
+    });
+  })
+  .transform((body) =>
+    body.items
+      ? {
+          ...body,
+          items: body.items
+            .map((i) => ({ ticketTypeId: i.ticketTypeId.toLowerCase(), quantity: i.quantity }))
+            .sort((a, b) => (a.ticketTypeId < b.ticketTypeId ? -1 : a.ticketTypeId > b.ticketTypeId ? 1 : 0)),
+        }
+      : body,
+  );
 export type CreateBookingBody = z.infer<typeof createBookingBody>;
 
 // A confirm without any body is allowed (Fastify hands us null then): the payment reference is optional.
@@ -30,17 +67,28 @@ export const listBookingsQuery = z
   .strict();
 export type ListBookingsQuery = z.infer<typeof listBookingsQuery>;
 
+export const bookingItemSchema = z.object({
+  ticketTypeId: z.string(),
+  name: z.string(),
+  quantity: z.number().int(),
+  unitPrice: z.number().int(),
+});
+
 export const bookingSchema = z.object({
   id: z.string(),
   eventId: z.string(),
   userId: z.string(),
   quantity: z.number().int(),
+  items: z.array(bookingItemSchema),
   status: z.enum(BOOKING_STATUSES),
   unitPrice: z.number().int(),
+  subtotal: z.number().int(),
+  discount: z.number().int(),
   totalPrice: z.number().int(),
   currency: z.string(),
+  couponCode: z.string().nullable(),
   expiresAt: z.string().nullable(),
-  tickets: z.array(z.object({ number: z.string() })),
+  tickets: z.array(z.object({ number: z.string(), ticketTypeId: z.string().nullable() })),
   failureReason: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -48,7 +96,9 @@ export const bookingSchema = z.object({
 export type BookingView = z.infer<typeof bookingSchema>;
 
 /** Problems may carry extra members (SOLD_OUT has `availableTickets`); the serializer must keep them. */
-export const bookingProblem = problemSchema.extend({ availableTickets: z.number().int().optional() }).loose();
+export const bookingProblem = problemSchema
+  .extend({ availableTickets: z.number().int().optional(), ticketTypeId: z.string().optional() })
+  .loose();
 
 /** What a stored booking reads as at `now`: a pending hold past its expiry is `expired`. */
 export function statusAt(booking: Pick<BookingFields, 'status' | 'expiresAt'>, now: Date): BookingStatus {
@@ -60,6 +110,13 @@ export function statusAt(booking: Pick<BookingFields, 'status' | 'expiresAt'>, n
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
+/** A booking's lines (a booking from before ticket types has none until `npm run db:migrate`). */
+export const itemsView = (b: Pick<BookingFields, 'items'>) =>
+  (b.items ?? []).map((i) => ({ ticketTypeId: String(i.ticketTypeId), name: i.name, quantity: i.quantity, unitPrice: i.unitPrice }));
+
+export const ticketsView = (b: Pick<BookingFields, 'tickets'>) =>
+  (b.tickets ?? []).map((t) => ({ number: t.number, ticketTypeId: t.ticketTypeId ? String(t.ticketTypeId) : null }));
+
 export function toBookingView(booking: BookingFields, now: Date): BookingView {
   const b = booking as BookingFields & { createdAt?: Date; updatedAt?: Date };
   return {
@@ -67,12 +124,16 @@ export function toBookingView(booking: BookingFields, now: Date): BookingView {
     eventId: String(b.eventId),
     userId: String(b.userId),
     quantity: b.quantity,
+    items: itemsView(b),
     status: statusAt(b, now),
     unitPrice: b.unitPrice,
+    subtotal: b.subtotal ?? b.totalPrice,
+    discount: b.discount ?? 0,
     totalPrice: b.totalPrice,
     currency: b.currency,
+    couponCode: b.couponCode ?? null,
     expiresAt: iso(b.expiresAt),
-    tickets: (b.tickets ?? []).map((t) => ({ number: t.number })),
+    tickets: ticketsView(b),
     failureReason: b.failureReason ?? null,
     createdAt: iso(b.createdAt) ?? '',
     updatedAt: iso(b.updatedAt ?? b.createdAt) ?? '',

@@ -1,13 +1,22 @@
 import { performance } from 'node:perf_hooks';
 import { type ClientSession, Types } from 'mongoose';
-import { availabilityFor } from './availability.js';
 import { forbidden, notFound } from '../lib/errors.js';
 import { type BookingFields, type BookingStatus, bookingStatusFilter } from './booking.model.js';
 import { holdExpired, invalidState, keyReused } from './problems.js';
-import { claimEvent, duplicateOn, earlierUseOfKey, exclusiveSalesTransaction, notify, processCreates } from './sales.js';
+import { linesOf } from './ledger-audit.js';
+import {
+  duplicateOn,
+  earlierUseOfKey,
+  exclusiveSalesTransaction,
+  notify,
+  type OpenSales,
+  openSales,
+  processCreates,
+  saveLedger,
+} from './sales.js';
 import { SalesDesk } from './sales-desk.js';
 import { statusAt } from './schemas.js';
-import { issueTickets } from './tickets.js';
+import { issueTicketsFor } from './tickets.js';
 import { tooBusy, transactionStats } from '../lib/transaction.js';
 import type {
   Actor,
@@ -96,7 +105,7 @@ export async function confirmBooking(
       const outcome = await exclusiveSalesTransaction(deps, found.eventId, async (session): Promise<BookingOutcome> => {
         const now = deps.clock.now();
         // Confirming turns held into sold: it is ordered against every other sale of the event.
-        await claimEvent(deps, found.eventId, session);
+        const sales = await openSales(deps, found.eventId, session, now);
         if (stamp) {
           const earlier = await earlierUseOfKey(deps, actor.userId, stamp, 'confirm', session);
           if (earlier) return { booking: earlier, replayed: true };
@@ -106,13 +115,15 @@ export async function confirmBooking(
         const status = statusAt(current, now);
         if (status === 'expired') throw holdExpired();
         if (status !== 'pending') throw invalidState(status);
+        if (!sales) throw notFound('Event');
+        const lines = linesOf(current, sales.event.ticketTypes[0]?._id);
 
         const confirmed = await deps.models.Booking.findOneAndUpdate(
           { _id: current._id, status: 'pending' },
           {
             $set: {
               status: 'confirmed',
-              tickets: issueTickets(current.quantity),
+              tickets: issueTicketsFor(lines),
               // With a payment provider, only a succeeded payment pays (402 PAYMENT_REQUIRED otherwise).
               paymentReference: deps.payments
                 ? await deps.payments.requireSucceededPayment(current._id, session)
@@ -128,6 +139,10 @@ export async function confirmBooking(
           { new: true, session, timestamps: false },
         ).lean<BookingFields>();
         if (!confirmed) throw invalidState('no longer pending');
+        // Still live (checked above in this snapshot): its hold group exists until expiresAt.
+        sales.ledger.confirmHold(lines, current.expiresAt as Date);
+        await saveLedger(deps, sales, session);
+        // Hook: tickets issuance and outbox messages of a confirmation belong here, in this transaction.
         return { booking: confirmed, replayed: false };
       });
       if (!outcome.replayed) await notify(deps, found.eventId);
@@ -148,16 +163,21 @@ export type PaidBookingOutcome =
   | { kind: 'unchanged' }
   | { kind: 'refund'; reason: string };
 
+const TOO_LATE = 'The payment arrived after the hold expired and the tickets were no longer available; it is refunded';
+
 /**
  * Payments' call site (src/payments/settle.ts): a payment succeeded, so its booking is confirmed with
- * its tickets, inside the caller's sales transaction of the event (the caller has already claimed
- * the event, DESIGN.md 1). A hold that expired first is confirmed only if its tickets are still
- * available in this snapshot; otherwise, and for a booking cancelled or paid by another payment,
- * the answer is `refund`, and a hold that lost its tickets reads `refunded` with `failureReason`
- * (DESIGN.md 8: no buyer is charged without tickets).
+ * its tickets, inside the caller's sales transaction of the event, opened with openSales (the claim
+ * of the event, DESIGN.md 1); this writes the ledger back as the transaction's last event write.
+ * A live hold turns into sold tickets (confirmHold). A hold that expired first has already left the
+ * ledger, so it is sold again only if its lines still fit in this snapshot (shortfall, then sell);
+ * otherwise, and for a booking cancelled or paid by another payment, the answer is `refund`, and a
+ * hold that lost its tickets reads `refunded` with `failureReason` (DESIGN.md 8: no buyer is
+ * charged without tickets).
  */
 export async function settlePaidBooking(
   deps: Pick<BookingDeps, 'models' | 'clock'>,
+  sales: OpenSales | null,
   bookingId: Types.ObjectId,
   paymentReference: string,
   session: ClientSession,
@@ -172,25 +192,24 @@ export async function settlePaidBooking(
   }
   if (booking.status !== 'pending') return { kind: 'refund', reason: `The booking was ${booking.status} before the payment succeeded` };
 
-  if (statusAt(booking, now) === 'expired') {
-    const event = await deps.models.Event.findById(booking.eventId).session(session).lean();
-    const available = event ? (await availabilityFor(deps.models.Booking, event, now, session)).availableTickets : 0;
-    if (!event || event.status !== 'published' || available < booking.quantity) {
-      const reason = 'The payment arrived after the hold expired and the tickets were no longer available; it is refunded';
-      await deps.models.Booking.updateOne(
-        { _id: booking._id, status: 'pending' },
-        { $set: { status: 'refunded', failureReason: reason, expiresAt: null, updatedAt: now } },
-        { session, timestamps: false },
-      );
-      return { kind: 'refund', reason };
-    }
+  const lines = sales ? linesOf(booking, sales.event.ticketTypes[0]?._id) : [];
+  const live = statusAt(booking, now) === 'pending';
+  const gone = !sales || lines.length === 0;
+  if (gone || (!live && (sales.event.status !== 'published' || sales.ledger.shortfall(lines)))) {
+    const reason = gone ? 'The event no longer exists' : TOO_LATE;
+    await deps.models.Booking.updateOne(
+      { _id: booking._id, status: 'pending' },
+      { $set: { status: 'refunded', failureReason: reason, expiresAt: null, updatedAt: now } },
+      { session, timestamps: false },
+    );
+    return { kind: 'refund', reason };
   }
   const confirmed = await deps.models.Booking.findOneAndUpdate(
     { _id: booking._id, status: 'pending' },
     {
       $set: {
         status: 'confirmed',
-        tickets: issueTickets(booking.quantity),
+        tickets: issueTicketsFor(lines),
         paymentReference,
         confirmedAt: now,
         updatedAt: now,
@@ -200,6 +219,10 @@ export async function settlePaidBooking(
     { new: true, session, timestamps: false },
   ).lean<BookingFields>();
   if (!confirmed) return { kind: 'refund', reason: 'The booking changed before the payment succeeded' };
+  // A live hold's group is still in the ledger until expiresAt; an expired one is already gone.
+  if (live) sales.ledger.confirmHold(lines, booking.expiresAt as Date);
+  else sales.ledger.sell(lines);
+  await saveLedger(deps, sales, session);
   return { kind: 'confirmed', booking: confirmed };
 }
 
@@ -214,15 +237,24 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
 
   const outcome = await exclusiveSalesTransaction(deps, found.eventId, async (session) => {
     const now = deps.clock.now();
-    await claimEvent(deps, found.eventId, session);
-    const cancelled = await deps.models.Booking.findOneAndUpdate(
+    const sales = await openSales(deps, found.eventId, session, now);
+    // The document as it was (new: false): what it held is what goes back.
+    const before = await deps.models.Booking.findOneAndUpdate(
       { _id: found._id, $or: [{ status: 'confirmed' }, { status: 'pending', expiresAt: { $gt: now } }] },
       { $set: { status: 'cancelled', cancelledAt: now, updatedAt: now } },
-      { new: true, session, timestamps: false },
+      { new: false, session, timestamps: false },
     ).lean<BookingFields>();
-    if (cancelled) {
+    if (before) {
+      if (sales) {
+        const lines = linesOf(before, sales.event.ticketTypes[0]?._id);
+        if (before.status === 'confirmed') sales.ledger.refund(lines);
+        else sales.ledger.releaseHold(lines, before.expiresAt as Date);
+        await saveLedger(deps, sales, session);
+      }
       // A paid booking is refunded: the refund is queued in this transaction (src/payments).
-      await deps.payments?.bookingCancelled(cancelled._id, session);
+      await deps.payments?.bookingCancelled(before._id, session);
+      // Hook: outbox messages (booking.cancelled) and ticket voiding belong here.
+      const cancelled: BookingFields = { ...before, status: 'cancelled', cancelledAt: now, updatedAt: now };
       return { booking: cancelled, changed: true };
     }
     // Cancelled (or expired, or its event cancelled) while we waited: the same answer as a repeat.

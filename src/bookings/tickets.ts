@@ -1,3 +1,4 @@
+import type { Types } from 'mongoose';
 import { customAlphabet } from 'nanoid';
 
 // Upper-case letters and digits without the look-alikes 0/O and 1/I/L: numbers are read aloud
@@ -8,6 +9,7 @@ const nextNumber = customAlphabet(ALPHABET, 12);
 
 export interface Ticket {
   number: string;
+  ticketTypeId?: Types.ObjectId | null;
 }
 
 /** `quantity` distinct ticket numbers (distinct within the booking too: a unique index does not check that). */
@@ -15,4 +17,15 @@ export function issueTickets(quantity: number): Ticket[] {
   const numbers = new Set<string>();
   while (numbers.size < quantity) numbers.add(nextNumber());
   return [...numbers].map((number) => ({ number }));
+}
+
+/** One ticket per ticket of each line, each carrying its type (numbers distinct across the lines). */
+export function issueTicketsFor(lines: { typeId: Types.ObjectId; quantity: number }[]): Ticket[] {
+  const total = lines.reduce((sum, l) => sum + l.quantity, 0);
+  const numbers = issueTickets(total);
+  const tickets: Ticket[] = [];
+  for (const line of lines) {
+    for (let i = 0; i < line.quantity; i++) tickets.push({ number: numbers[tickets.length].number, ticketTypeId: line.typeId });
+  }
+  return tickets;
 }

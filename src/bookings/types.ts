@@ -22,9 +22,17 @@ export interface BookingOutcome {
   replayed: boolean;
 }
 
+/** One line of an order as asked: a ticket type and how many. */
+export interface OrderItemInput {
+  ticketTypeId: string;
+  quantity: number;
+}
+
+/** `items` (one line per type), or `quantity` alone for the event's only on-sale type (older clients). */
 export interface CreateBookingInput {
   eventId: string;
-  quantity: number;
+  quantity?: number;
+  items?: OrderItemInput[];
 }
 
 /** One purchase waiting for its event's next sales transaction. */

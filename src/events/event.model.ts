@@ -3,6 +3,50 @@ import { type Connection, type HydratedDocument, type InferSchemaType, Schema, t
 export const EVENT_STATUSES = ['draft', 'published', 'cancelled'] as const;
 export type EventStatus = (typeof EVENT_STATUSES)[number];
 
+/**
+ * A kind of ticket of the event (API.md Ticket types). Embedded in the event: the event document is
+ * the one conflict point of every sale (DESIGN.md 1, 7), so the types, their ledger and the event's
+ * quota are read and written together in each sales transaction.
+ */
+const ticketTypeSchema = new Schema(
+  {
+    name: { type: String, required: true, trim: true },
+    description: { type: String, default: '' },
+    price: { type: Number, required: true, min: 0 },
+    /** null: the event's whole capacity (the default type of an event created the old way). */
+    capacity: { type: Number, default: null, min: 0 },
+    /** null: the event's maxTicketsPerBooking. */
+    maxPerBooking: { type: Number, default: null, min: 1 },
+    salesStartAt: { type: Date, default: null },
+    salesEndAt: { type: Date, default: null },
+    hidden: { type: Boolean, default: false },
+    position: { type: Number, default: 0 },
+    /**
+     * Ledger (DESIGN.md 12): confirmed tickets of this type, changed only inside the transactions
+     * that change a booking's status, so it equals the sum over its confirmed bookings by construction.
+     */
+    confirmed: { type: Number, default: 0, min: 0 },
+  },
+  { _id: true, versionKey: false },
+);
+
+/**
+ * Ledger of live holds: held tickets grouped by type and expiry. Bookings made in one transaction
+ * share their expiry, so this stays small (bounded by live holds, never by history); a group stops
+ * counting at its `expiresAt` and is pruned by the next sales transaction.
+ */
+const holdSchema = new Schema(
+  {
+    typeId: { type: Schema.Types.ObjectId, required: true },
+    expiresAt: { type: Date, required: true },
+    quantity: { type: Number, required: true, min: 0 },
+  },
+  { _id: false, versionKey: false },
+);
+
+/** Events with ticket types and the ledger have this version; older documents get it from `npm run db:migrate`. */
+export const LEDGER_VERSION = 1;
+
 const eventSchema = new Schema(
   {
     name: { type: String, required: true, trim: true },
@@ -22,6 +66,10 @@ const eventSchema = new Schema(
      * transactions conflict instead of overselling (DESIGN.md 1). Never read as availability.
      */
     salesVersion: { type: Number, default: 0 },
+    ticketTypes: { type: [ticketTypeSchema], default: [] },
+    holds: { type: [holdSchema], default: [] },
+    /** Absent on events made before ticket types: their figures come from a recount until migrated. */
+    ledgerVersion: { type: Number },
     /** Bumped on every change an organizer makes; the ETag of the event. */
     revision: { type: Number, default: 0 },
   },
@@ -37,7 +85,14 @@ eventSchema.index({ status: 1, price: 1, _id: 1 });
 // An organizer's own events.
 eventSchema.index({ organizerId: 1, createdAt: -1 });
 
-export type EventFields = InferSchemaType<typeof eventSchema> & { _id: Types.ObjectId };
+export type TicketTypeFields = InferSchemaType<typeof ticketTypeSchema> & { _id: Types.ObjectId };
+export type HoldFields = InferSchemaType<typeof holdSchema>;
+// Plain arrays (what lean reads give), not Mongoose's document arrays.
+export type EventFields = Omit<InferSchemaType<typeof eventSchema>, 'ticketTypes' | 'holds'> & {
+  _id: Types.ObjectId;
+  ticketTypes: TicketTypeFields[];
+  holds: HoldFields[];
+};
 export type EventDocument = HydratedDocument<EventFields>;
 
 export function eventModel(conn: Connection) {

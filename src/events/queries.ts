@@ -1,5 +1,5 @@
 import type { FilterQuery, SortOrder, Types } from 'mongoose';
-import { availabilityOf, countTickets } from '../bookings/availability.js';
+import { availabilityOf, eventCounts } from '../bookings/availability.js';
 import { type BookingFields, bookingStatusFilter } from '../bookings/booking.model.js';
 import { notFound } from '../lib/errors.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
@@ -53,15 +53,12 @@ export async function listEvents(deps: EventDeps, query: ListEventsQuery): Promi
       .sort(SORTS[query.sort])
       .skip((query.page - 1) * query.limit)
       .limit(query.limit)
-      .lean(),
+      .lean<EventFields[]>(),
     Event.countDocuments(filter),
   ]);
-  const counts = await countTickets(
-    Booking,
-    docs.map((d) => d._id),
-    deps.clock.now(),
-  );
-  return { data: docs.map((d) => toEventDto(eventView(d), counts.get(String(d._id)))), total };
+  const now = deps.clock.now();
+  const counts = await eventCounts(Booking, docs, now);
+  return { data: docs.map((d) => toEventDto(eventView(d), counts.get(String(d._id)), now)), total };
 }
 
 interface Ranked {
@@ -96,12 +93,19 @@ async function listByAvailability(
   query: ListEventsQuery,
 ): Promise<Page<EventDto>> {
   const { Event, Booking } = deps.models;
-  const rows = await Event.find(filter, { name: 1, price: 1, startsAt: 1, totalTickets: 1 }).lean();
-  const counts = await countTickets(
-    Booking,
-    rows.map((r) => r._id),
-    deps.clock.now(),
-  );
+  // The ledger's few fields come with the sort keys: no booking is read (DESIGN.md 12).
+  const rows = await Event.find(filter, {
+    name: 1,
+    price: 1,
+    startsAt: 1,
+    totalTickets: 1,
+    'ticketTypes._id': 1,
+    'ticketTypes.confirmed': 1,
+    holds: 1,
+    ledgerVersion: 1,
+  }).lean<EventFields[]>();
+  const now = deps.clock.now();
+  const counts = await eventCounts(Booking, rows, now);
   let ranked: Ranked[] = rows.map((r) => ({
     _id: r._id,
     name: r.name,
@@ -113,11 +117,11 @@ async function listByAvailability(
   ranked.sort(rankOrder(query.sort));
 
   const page = ranked.slice((query.page - 1) * query.limit, query.page * query.limit);
-  const docs = page.length ? await Event.find({ _id: { $in: page.map((r) => r._id) } }).lean() : [];
+  const docs = page.length ? await Event.find({ _id: { $in: page.map((r) => r._id) } }).lean<EventFields[]>() : [];
   const byId = new Map(docs.map((d) => [String(d._id), d]));
   const data = page.flatMap((r) => {
     const doc = byId.get(String(r._id));
-    return doc ? [toEventDto(eventView(doc), counts.get(String(r._id)))] : [];
+    return doc ? [toEventDto(eventView(doc), counts.get(String(r._id)), now)] : [];
   });
   return { data, total: ranked.length };
 }

@@ -1,14 +1,16 @@
-import { Types } from 'mongoose';
-import { countTickets } from '../bookings/availability.js';
+import { eventCounts } from '../bookings/availability.js';
+import { nextHoldExpiry } from '../bookings/ledger.js';
 import { notFound } from '../lib/errors.js';
 import { ok, serializeAnswer } from '../lib/http.js';
 import { type Actor, assertVisible, type EventDeps } from './access.js';
 import { cachedAnswers, type EventAnswers, type LoadedAnswers } from './cache.js';
+import { type EventFields, LEDGER_VERSION } from './event.model.js';
 import {
   type EventSnapshot,
-  type EventView,
   etagOf,
   eventView,
+  NO_COUNTS,
+  nextWindowChange,
   toAvailabilityDto,
   toEventDto,
 } from './presenter.js';
@@ -17,33 +19,34 @@ import { availabilityAnswer, eventAnswer } from './schemas.js';
 /** The event and its counts at one instant, as the cache keeps them and the reads send them. */
 export interface LoadedSnapshot {
   snapshot: EventSnapshot;
-  /** When the earliest live hold among its bookings expires, if any. */
+  /** When the figures next change by themselves (a hold runs out, a sale window opens or closes), if ever. */
   nextHoldExpiry: Date | null;
 }
 
 /** The event and its counts straight from the database (the cache's loader, and fresh answers after writes). */
 export async function loadSnapshot(deps: EventDeps, eventId: string): Promise<LoadedSnapshot | null> {
   const { Event } = deps.models;
-  const doc = await Event.findById(eventId).lean();
+  const doc = await Event.findById(eventId).lean<EventFields>();
   if (!doc) return null;
-  return snapshotOf(deps, eventView(doc));
+  return snapshotOf(deps, doc);
 }
 
-export async function snapshotOf(deps: EventDeps, view: EventView): Promise<LoadedSnapshot> {
-  const { Booking } = deps.models;
+/** One event document's snapshot: its counts come from its ledger, no booking is read. */
+export async function snapshotOf(deps: EventDeps, doc: EventFields): Promise<LoadedSnapshot> {
   const now = deps.clock.now();
-  const id = new Types.ObjectId(view.id);
-  const [counts, nextHold] = await Promise.all([
-    countTickets(Booking, [id], now),
-    // Only to know how long the counts stay true; see cache.ts freshUntil.
-    Booking.findOne({ eventId: id, status: 'pending', expiresAt: { $gt: now } }, { expiresAt: 1 })
+  const view = eventView(doc);
+  const counts = (await eventCounts(deps.models.Booking, [doc], now)).get(view.id) ?? NO_COUNTS;
+  // The answers stay true until a hold runs out or a type goes on or off sale; see cache.ts freshUntil.
+  const changes = [nextHoldExpiry(doc, now), nextWindowChange(view, now)].filter((d): d is Date => d !== null);
+  let next = changes.length > 0 ? new Date(Math.min(...changes.map((d) => d.getTime()))) : null;
+  if (doc.ledgerVersion !== LEDGER_VERSION) {
+    // Not migrated yet: holds are only in the bookings.
+    const hold = await deps.models.Booking.findOne({ eventId: doc._id, status: 'pending', expiresAt: { $gt: now } }, { expiresAt: 1 })
       .sort({ expiresAt: 1 })
-      .lean(),
-  ]);
-  return {
-    snapshot: { event: view, counts: counts.get(view.id) ?? { confirmedTickets: 0, heldTickets: 0 }, asOf: now.toISOString() },
-    nextHoldExpiry: nextHold?.expiresAt ? new Date(nextHold.expiresAt) : null,
-  };
+      .lean();
+    if (hold?.expiresAt && (!next || hold.expiresAt < next)) next = new Date(hold.expiresAt);
+  }
+  return { snapshot: { event: view, counts, asOf: now.toISOString() }, nextHoldExpiry: next };
 }
 
 /** Both read answers of a snapshot, serialized through their response schemas. */
@@ -52,7 +55,7 @@ function answersOf(snapshot: EventSnapshot): EventAnswers {
     status: snapshot.event.status,
     organizerId: snapshot.event.organizerId,
     etag: etagOf(snapshot.event),
-    event: serializeAnswer(eventAnswer, ok(toEventDto(snapshot.event, snapshot.counts))),
+    event: serializeAnswer(eventAnswer, ok(toEventDto(snapshot.event, snapshot.counts, new Date(snapshot.asOf)))),
     availability: serializeAnswer(availabilityAnswer, ok(toAvailabilityDto(snapshot))),
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BOOKING_STATUSES } from '../bookings/booking.model.js';
 import { bookingSchema } from '../bookings/schemas.js';
 import { envelope, pagination, safeText } from '../lib/http.js';
+import { ticketTypeSchema, typeAvailabilitySchema } from '../ticket-types/schemas.js';
 import { EVENT_STATUSES } from './event.model.js';
 
 /** Longest `q` we search for: bounds the work a regex over three text fields can cost. */
@@ -115,6 +116,7 @@ export const eventSchema = z.object({
   status: z.enum(EVENT_STATUSES),
   organizerId: z.string(),
   availableTickets: z.number().int(),
+  ticketTypes: z.array(ticketTypeSchema),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -126,6 +128,7 @@ export const availabilitySchema = z.object({
   availableTickets: z.number().int(),
   confirmedTickets: z.number().int(),
   heldTickets: z.number().int(),
+  ticketTypes: z.array(typeAvailabilitySchema),
   asOf: z.string(),
 });
 export type AvailabilityDto = z.infer<typeof availabilitySchema>;

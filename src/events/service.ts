@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { ClientSession, Types } from 'mongoose';
-import { countTickets } from '../bookings/availability.js';
+import { eventCounts } from '../bookings/availability.js';
+import { ledgerCounts, SalesLedger } from '../bookings/ledger.js';
+import { migrateEvent } from '../bookings/ledger-audit.js';
 import { AppError, notFound } from '../lib/errors.js';
 import { runTransaction } from '../lib/transaction.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
 import { invalidateEventCache } from './cache.js';
-import type { EventFields } from './event.model.js';
+import { type EventFields, LEDGER_VERSION } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
 import type { CreateEventInput, EventDto, UpdateEventInput } from './schemas.js';
 
@@ -23,10 +25,11 @@ const invalidState = (detail: string) => new AppError(409, 'INVALID_STATE', deta
 const transaction = <T>(deps: EventDeps, work: (session: ClientSession) => Promise<T>) =>
   runTransaction(deps.db, work, { deadline: performance.now() + deps.config.BOOKING_TX_TIMEOUT_MS });
 
-async function answer(deps: EventDeps, doc: EventFields): Promise<EventAnswer> {
+export async function answer(deps: EventDeps, doc: EventFields): Promise<EventAnswer> {
   const view = eventView(doc);
-  const counts = await countTickets(deps.models.Booking, [doc._id], deps.clock.now());
-  return { event: toEventDto(view, counts.get(view.id)), etag: etagOf(view) };
+  const now = deps.clock.now();
+  const counts = await eventCounts(deps.models.Booking, [doc], now);
+  return { event: toEventDto(view, counts.get(view.id), now), etag: etagOf(view) };
 }
 
 /** Loads the event for a change by `actor`: 404 when missing or an invisible draft, 403 when not theirs. */
@@ -42,17 +45,20 @@ async function loadManageable(deps: EventDeps, eventId: string, actor: Actor | u
  * makes any concurrent booking transaction of this event conflict (DESIGN.md 1), so the counts read
  * afterwards in this transaction cannot be overtaken by a sale.
  */
-async function claimSales(
+export async function claimSales(
   deps: EventDeps,
   filter: { _id: string | Types.ObjectId; revision?: { $in: number[] } },
   session: ClientSession,
 ): Promise<EventFields | null> {
-  return deps.models.Event.findOneAndUpdate(filter, { $inc: { salesVersion: 1 } }, { session, new: true }).lean();
+  const claimed = await deps.models.Event.findOneAndUpdate(filter, { $inc: { salesVersion: 1 } }, { session, new: true }).lean<EventFields>();
+  // An event from before ticket types gets its default type and ledger first (exact: it is claimed).
+  if (claimed && claimed.ledgerVersion !== LEDGER_VERSION) return migrateEvent(deps.models, claimed, deps.clock.now(), session);
+  return claimed;
 }
 
-async function takenTickets(deps: EventDeps, eventId: Types.ObjectId, session: ClientSession) {
-  const counts = await countTickets(deps.models.Booking, [eventId], deps.clock.now(), session);
-  const { confirmedTickets, heldTickets } = counts.get(String(eventId)) ?? { confirmedTickets: 0, heldTickets: 0 };
+/** Sold and held tickets of a claimed event, from its ledger. */
+export function takenTickets(deps: EventDeps, event: EventFields) {
+  const { confirmedTickets, heldTickets } = ledgerCounts(event, deps.clock.now());
   return { confirmedTickets, heldTickets, taken: confirmedTickets + heldTickets };
 }
 
@@ -62,10 +68,14 @@ export async function createEvent(deps: EventDeps, actor: Actor, input: CreateEv
     endsAt: input.endsAt ?? null,
     status: input.status ?? 'draft',
     organizerId: actor.userId,
+    // A single-price event: one type with the event's price and its whole capacity (capacity null).
+    ticketTypes: [{ name: 'General admission', price: input.price, capacity: null, position: 0 }],
+    holds: [],
+    ledgerVersion: LEDGER_VERSION,
   });
-  const view = eventView(doc.toObject());
+  const view = eventView(doc.toObject<EventFields>());
   // A new event has no bookings: everything is available.
-  return { event: toEventDto(view), etag: etagOf(view) };
+  return { event: toEventDto(view, undefined, deps.clock.now()), etag: etagOf(view) };
 }
 
 /**
@@ -113,16 +123,26 @@ export async function updateEvent(
       });
     }
     if (input.totalTickets !== undefined && input.totalTickets < event.totalTickets) {
-      const { confirmedTickets, heldTickets, taken } = await takenTickets(deps, event._id, session);
+      const { confirmedTickets, heldTickets, taken } = takenTickets(deps, event);
       if (input.totalTickets < taken) {
         throw new AppError(409, 'CAPACITY_BELOW_SOLD', `totalTickets cannot go below the ${taken} tickets sold or held`, {
           extra: { confirmedTickets, heldTickets, minimumTotalTickets: taken },
         });
       }
     }
+    // `price` of an event with one type is that type's price; with several, each type has its own.
+    const set: Record<string, unknown> = { ...input };
+    if (input.price !== undefined) {
+      if (event.ticketTypes.length > 1) {
+        throw new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {
+          errors: [{ path: 'price', message: 'this event has several ticket types: change their prices instead' }],
+        });
+      }
+      if (event.ticketTypes.length === 1) set['ticketTypes.0.price'] = input.price;
+    }
     return deps.models.Event.findOneAndUpdate(
       { _id: event._id },
-      { $set: input, $inc: { revision: 1 } },
+      { $set: set, $inc: { revision: 1 } },
       { session, new: true, runValidators: true },
     ).lean();
   });
@@ -166,11 +186,15 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
       { $set: { status: 'cancelled', cancelledAt: now } },
       { session },
     );
+    // Every booking that counted is cancelled: nothing is sold or held any more.
+    const ledger = new SalesLedger(event, now);
+    ledger.clear();
+    const cleared = ledger.update().$set as Record<string, unknown>;
     // Paid bookings are refunded: durable refund jobs, queued in this transaction (src/payments).
     await deps.payments?.eventCancelled(event._id, session);
     return deps.models.Event.findOneAndUpdate(
       { _id: event._id },
-      { $set: { status: 'cancelled' }, $inc: { revision: 1 } },
+      { $set: { ...cleared, status: 'cancelled' }, $inc: { revision: 1 } },
       { session, new: true },
     ).lean();
   });
@@ -186,7 +210,7 @@ export async function deleteEvent(deps: EventDeps, eventId: string, actor: Actor
     const event = await claimSales(deps, { _id: current._id }, session);
     if (!event) throw notFound('Event');
     if (event.status !== 'draft') {
-      const { confirmedTickets, heldTickets, taken } = await takenTickets(deps, event._id, session);
+      const { confirmedTickets, heldTickets, taken } = takenTickets(deps, event);
       if (taken > 0) {
         throw new AppError(409, 'EVENT_HAS_BOOKINGS', 'The event has pending or confirmed bookings; cancel it instead', {
           extra: { confirmedTickets, heldTickets },

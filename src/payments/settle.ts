@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { MongoServerError } from 'mongodb';
 import { type ClientSession, Types } from 'mongoose';
-import { claimEvent } from '../bookings/sales.js';
+import { type OpenSales, openSales } from '../bookings/sales.js';
 import { settlePaidBooking } from '../bookings/service.js';
 import { runTransaction } from '../lib/transaction.js';
 import type { PaymentFields } from './payment.model.js';
@@ -100,8 +100,10 @@ export async function applyReport(
     if (Object.keys(set).length > 1) await deps.models.Payment.updateOne({ _id: current._id }, { $set: set }, { session, timestamps: false });
     return { changed: false, refundQueued: false };
   }
-  // Succeeding turns a hold into sold tickets: ordered against every sale of the event.
-  if (report.status === 'succeeded') await claimEvent(deps, current.eventId, session);
+  // Succeeding turns a hold into sold tickets: ordered against every sale of the event, and
+  // decided on its ledger (the claim is this transaction's first write to the event).
+  let sales: OpenSales | null = null;
+  if (report.status === 'succeeded') sales = await openSales(deps, current.eventId, session, now);
   set.status = report.status;
   if (report.status === 'failed') set.failureReason = report.failureReason ?? 'The payment failed';
   if (report.status === 'succeeded') set.failureReason = null;
@@ -111,7 +113,7 @@ export async function applyReport(
 
   if (report.status === 'succeeded') {
     const reference = (set.providerPaymentId as string | undefined) ?? current.providerPaymentId ?? String(current._id);
-    const outcome = await settlePaidBooking(deps, current.bookingId, reference, session);
+    const outcome = await settlePaidBooking(deps, sales, current.bookingId, reference, session);
     if (outcome.kind === 'refund') {
       await deps.models.Payment.updateOne({ _id: current._id }, { $set: { failureReason: outcome.reason } }, { session, timestamps: false });
       await queueRefund(deps, current, outcome.reason, session);

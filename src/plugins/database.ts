@@ -51,6 +51,38 @@ export async function refuseEmulatorInProduction(conn: Connection, allow: boolea
   ]);
 }
 
+/**
+ * A database that was lost and came back (a restarted in-memory server, a restored volume) has no
+ * indexes, and without the unique (user, key) index a retry could book twice (layer 3 of
+ * idempotency). Creating indexes is idempotent, so whenever the driver reconnects they are made
+ * again; one run at a time, and a failure is logged and retried at the next reconnect.
+ */
+function recreateIndexesOnReconnect(app: FastifyInstance, conn: Connection, models: Models): void {
+  let running: Promise<void> | null = null;
+  let again = false;
+  const sync = (): void => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = syncIndexes(models)
+      .then(() => app.log.info('indexes checked after the database reconnected'))
+      .catch((err: unknown) => app.log.error({ err }, 'could not recreate indexes after the database reconnected'))
+      .finally(() => {
+        running = null;
+        if (again) {
+          again = false;
+          sync();
+        }
+      });
+  };
+  conn.on('reconnected', sync);
+  app.addHook('onClose', async () => {
+    conn.off('reconnected', sync);
+    await running;
+  });
+}
+
 export interface DatabaseOptions {
   /** A live connection to reuse (serverless containers keep theirs across invocations). */
   connection?: Connection;
@@ -58,7 +90,7 @@ export interface DatabaseOptions {
 
 async function database(app: FastifyInstance, opts: DatabaseOptions): Promise<void> {
   const { MONGODB_URI, NODE_ENV, MONGODB_AUTO_INDEX } = app.config;
-  if (!MONGODB_URI && !opts.connection) throw new Error('MONGODB_URI is required');
+  if (!MONGODB_URI && !opts.connection) throw new ConfigError(['MONGODB_URI: is required']);
 
   // A Mongoose instance of the app's own, so that the createdAt/updatedAt Mongoose fills in come
   // from the app clock like every other time the service writes (DESIGN.md 2: one clock).
@@ -88,7 +120,10 @@ async function database(app: FastifyInstance, opts: DatabaseOptions): Promise<vo
 
   const models = createModels(conn);
   // Production creates indexes once with `npm run db:indexes`, not on every start.
-  if (MONGODB_AUTO_INDEX ?? NODE_ENV !== 'production') await syncIndexes(models);
+  if (MONGODB_AUTO_INDEX ?? NODE_ENV !== 'production') {
+    await syncIndexes(models);
+    recreateIndexesOnReconnect(app, conn, models);
+  }
 
   app.decorate('db', conn);
   app.decorate('models', models);

@@ -36,11 +36,29 @@ export interface SecurityHeadersOptions {
   helmet?: HelmetOptions;
 }
 
+/**
+ * Helmet's options for a request that came over plain HTTP. Helmet's default CSP sends
+ * `upgrade-insecure-requests`, which makes a browser fetch every subresource of a page over https:
+ * served over plain HTTP at a hostname or LAN address, /docs then loads its Swagger UI scripts
+ * from an https origin that does not exist and stays blank (loopback is exempt, so it only shows
+ * on other machines). The directive stays on for requests that arrived over TLS (directly, or by
+ * X-Forwarded-Proto from a trusted proxy with TRUST_PROXY). HSTS is sent either way: browsers
+ * ignore it over plain HTTP, and a TLS proxy not marked trusted still passes it on.
+ */
+export function plainHttpOptions(options: HelmetOptions = {}): HelmetOptions {
+  const csp = typeof options.contentSecurityPolicy === 'object' ? options.contentSecurityPolicy : {};
+  return {
+    ...options,
+    contentSecurityPolicy: options.contentSecurityPolicy === false ? false : { ...csp, directives: { ...csp.directives, upgradeInsecureRequests: null } },
+  };
+}
+
 async function securityHeaders(app: FastifyInstance, opts: SecurityHeadersOptions): Promise<void> {
-  const headers = Object.entries(helmetHeaders(opts.helmet));
+  const overTls = Object.entries(helmetHeaders(opts.helmet));
+  const plainHttp = Object.entries(helmetHeaders(plainHttpOptions(opts.helmet)));
   // Set when the request arrives, as helmet did, so a route that sets one of them itself wins.
-  app.addHook('onRequest', (_request, reply, done) => {
-    for (const [name, value] of headers) reply.header(name, value);
+  app.addHook('onRequest', (request, reply, done) => {
+    for (const [name, value] of request.protocol === 'https' ? overTls : plainHttp) reply.header(name, value);
     done();
   });
 }

@@ -6,6 +6,7 @@ import type { Handler, Ctx } from '../context.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import { sessionKey } from '../sessions.js';
 import { isPlainObject, type Doc } from '../values.js';
+import { genericFields } from './common.js';
 import { uninitializedHello } from './replset.js';
 
 export const MAX_WIRE_VERSION = 21;
@@ -98,6 +99,30 @@ export const getParameter: Handler = (ctx) => {
     if (k === 'getParameter' || k.startsWith('$') || k === 'lsid') continue;
     if (!(k in params)) throw new MongoCommandError(Codes.InvalidOptions, `no option found to get: ${k}`);
     out[k] = params[k];
+  }
+  return out;
+};
+
+/**
+ * setParameter on admin, as mongod: answers the previous value as `was`. Only
+ * transactionLifetimeLimitSeconds is settable (whole seconds >= 1, applied to open transactions at
+ * once, as mongod's periodic reaper would); other parameters are refused, not ignored.
+ */
+export const setParameter: Handler = (ctx) => {
+  if (ctx.db !== 'admin') throw new MongoCommandError(Codes.Unauthorized, 'setParameter may only be run against the admin database.');
+  const names = Object.keys(ctx.body).filter((k) => k !== 'setParameter' && !genericFields.has(k));
+  if (names.length === 0) throw new MongoCommandError(Codes.BadValue, 'no option found to set, use help:true to see options ');
+  const out: Doc = {};
+  for (const name of names) {
+    if (name !== 'transactionLifetimeLimitSeconds') {
+      throw new MongoCommandError(Codes.NotImplemented, `The emulator does not support setting the parameter '${name}' (only transactionLifetimeLimitSeconds)`);
+    }
+    const v = ctx.body[name];
+    const n = typeof v === 'number' ? v : typeof v === 'object' && v !== null && 'toNumber' in v ? (v as { toNumber(): number }).toNumber() : NaN;
+    if (!Number.isInteger(n)) throw new MongoCommandError(Codes.BadValue, `Invalid value for parameter transactionLifetimeLimitSeconds: ${String(v)} is not an integer`);
+    if (n < 1) throw new MongoCommandError(Codes.BadValue, `Invalid value for parameter transactionLifetimeLimitSeconds: ${n} is not greater than or equal to 1`);
+    if (out.was === undefined) out.was = Math.round(ctx.state.transactionLifetimeMs / 1000);
+    ctx.state.transactionLifetimeMs = n * 1000;
   }
   return out;
 };

@@ -15,6 +15,7 @@ export const handlers: Record<string, Handler> = {
   buildinfo: admin.buildInfo,
   ping: admin.ping,
   getParameter: admin.getParameter,
+  setParameter: admin.setParameter,
   endSessions: admin.endSessions,
   killAllSessions: admin.killAllSessions,
   killAllSessionsByPattern: admin.killAllSessionsByPattern,
@@ -64,6 +65,6 @@ export const refusedCommands = new Set([
   'createUser', 'dropUser', 'updateUser', 'usersInfo', 'createRole', 'saslStart', 'saslContinue', 'authenticate', 'logout',
   'replSetGetConfig', 'replSetStepDown', 'shutdown', 'setFeatureCompatibilityVersion', 'bulkWrite',
   'listSearchIndexes', 'createSearchIndexes', 'dropSearchIndex', 'updateSearchIndex', 'refreshSessions', 'startSession',
-  'getLog', 'setParameter', 'getCmdLineOpts', 'hostInfo', 'top', 'profile', 'analyze', 'checkMetadataConsistency',
+  'getLog', 'getCmdLineOpts', 'hostInfo', 'top', 'profile', 'analyze', 'checkMetadataConsistency',
   'clearJumboFlag', 'cleanupOrphaned', 'getDefaultRWConcern', 'setDefaultRWConcern', 'aggregateClusterTime',
 ]);

@@ -10,7 +10,7 @@ import { Codes, MongoCommandError } from '../errors.js';
 import { compileFilter, mingoOptions, translateMingoError, validateSort, withCollections } from '../query.js';
 import type { Txn } from '../txn.js';
 import { cloneDoc, isPlainObject, type Doc } from '../values.js';
-import { viewCollationError } from './common.js';
+import { hintedDocs, viewCollationError, type HintPlan } from './common.js';
 import { fastGroup } from './fast-group.js';
 import { checkListSessionsCommand, listLocalSessions, parseListSessionsSpec, STAGE as LIST_LOCAL_SESSIONS } from './local-sessions.js';
 
@@ -76,7 +76,8 @@ const computes = (pipeline: Doc[]): boolean => pipeline.some((st) => !passiveSta
  * pipeline starts with $documents or $listLocalSessions) as `txn` sees it. `variables` are the
  * command's `let`; `collation` (absent: binary) applies to every string comparison.
  */
-export function runPipeline(ctx: Ctx, txn: Txn, name: string | undefined, pipeline: Doc[], variables?: Doc, collation?: Collation, depth = 0): Doc[] {
+/** `plan`: the command's hint, whose index order and coverage the collection scan follows. */
+export function runPipeline(ctx: Ctx, txn: Txn, name: string | undefined, pipeline: Doc[], variables?: Doc, collation?: Collation, depth = 0, plan?: HintPlan): Doc[] {
   const store = ctx.state.store;
   const view = name === undefined ? undefined : store.view(ctx.db, name);
   if (view) {
@@ -92,7 +93,7 @@ export function runPipeline(ctx: Ctx, txn: Txn, name: string | undefined, pipeli
     const first = pipeline[0];
     const filter = first && '$match' in first ? (first.$match as Doc) : undefined;
     if (filter) rest = pipeline.slice(1);
-    input = scanDocs(txn, coll, filter, { variables, collation });
+    input = hintedDocs(scanDocs(txn, coll, filter, { variables, collation }), plan, true);
   } else if (pipeline[0] && LIST_LOCAL_SESSIONS in pipeline[0]) {
     checkListSessionsCommand(ctx);
     input = listLocalSessions(ctx, pipeline[0][LIST_LOCAL_SESSIONS]);
@@ -109,7 +110,7 @@ export function runPipeline(ctx: Ctx, txn: Txn, name: string | undefined, pipeli
   }
   // mingo's arithmetic ignores Decimal128 and wide Longs; refuse rather than answer differently.
   if (wide && computes(rest)) {
-    throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support aggregation expressions over Decimal128 or 64-bit integers beyond 2^53');
+    throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support aggregation expressions over Decimal128 or 64-bit integer (long) values');
   }
   if (!grouped && mutates(rest)) input = input.map(cloneDoc);
   try {

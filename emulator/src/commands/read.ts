@@ -3,11 +3,12 @@ import { collectionName, getCollection, readStatement, type Ctx, type Handler } 
 import { scanDocs } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import type { Collation } from '../collation.js';
-import { applyProjection, evalLet, sortDocs, validateSort } from '../query.js';
+import { applyProjection } from '../projection.js';
+import { evalLet, sortDocs, validateSort } from '../query.js';
 import type { Txn } from '../txn.js';
 import { compareValues, isPlainObject, keyOf, pathValues, type Doc } from '../values.js';
 import { runWriteStage, splitWriteStage } from './aggregate-out.js';
-import { checkHint, commandCollation } from './common.js';
+import { checkHint, commandCollation, hintedDocs } from './common.js';
 import { runPipeline, validatePipeline } from './pipeline.js';
 
 const refusedFindOptions = ['tailable', 'awaitData', 'min', 'max', 'returnKey', 'showRecordId', 'oplogReplay'];
@@ -57,12 +58,13 @@ export const find: Handler = (ctx) => {
   }
   if (batchSize !== undefined && batchSize < 0) throw new MongoCommandError(Codes.BadValue, "BSON field 'batchSize' value must be >= 0, actual value '" + batchSize + "'");
   const coll = getCollection(ctx, name);
-  checkHint(coll, b.hint);
-  let docs = readStatement(ctx, (txn) => matching(ctx, txn, name, filter, { limit: sort || !limit ? 0 : skip + limit, variables: letOf(ctx), collation }));
+  const plan = checkHint(coll, b.hint);
+  let docs = readStatement(ctx, (txn) => matching(ctx, txn, name, filter, { limit: sort || !limit || plan ? 0 : skip + limit, variables: letOf(ctx), collation }));
+  docs = hintedDocs(docs, plan, !sort);
   if (sort) docs = sortDocs(docs, sort, collation);
   if (skip) docs = docs.slice(skip);
   if (limit) docs = docs.slice(0, limit);
-  docs = applyProjection(docs, b.projection);
+  docs = applyProjection(docs, b.projection, filter);
   if (limit && batchSize !== undefined && batchSize >= limit) batchSize = limit;
   return ctx.state.cursors.first(`${ctx.db}.${name}`, docs, batchSize, singleBatch, ctx.session?.id);
 };
@@ -84,11 +86,11 @@ export const count: Handler = (ctx) => {
   const name = collectionName(ctx);
   const collation = commandCollation(ctx.body.collation);
   const coll = getCollection(ctx, name);
-  checkHint(coll, ctx.body.hint);
+  const plan = checkHint(coll, ctx.body.hint);
   const skip = intArg(ctx, 'skip') ?? 0;
   const limit = Math.abs(intArg(ctx, 'limit') ?? 0);
   const query = filterArg(ctx, 'query');
-  let n = readStatement(ctx, (txn) => matching(ctx, txn, name, query, { collation }).length);
+  let n = readStatement(ctx, (txn) => hintedDocs(matching(ctx, txn, name, query, { collation }), plan, false).length);
   n = Math.max(0, n - skip);
   if (limit) n = Math.min(n, limit);
   return { n };
@@ -143,10 +145,10 @@ export const aggregate: Handler = async (ctx) => {
   // $merge matches documents through the target's unique index, whose collation is the simple one.
   if (collation && write?.kind === '$merge') throw new MongoCommandError(Codes.NotImplemented, 'The emulator does not support $merge with a non-simple collation');
   const coll = dbLevel ? undefined : getCollection(ctx, target as string);
-  checkHint(coll, b.hint);
+  const plan = checkHint(coll, b.hint);
   const batchSize = typeof (b.cursor as Doc).batchSize === 'number' ? ((b.cursor as Doc).batchSize as number) : undefined;
   const variables = letOf(ctx);
-  const results = readStatement(ctx, (txn) => runPipeline(ctx, txn, dbLevel ? undefined : (target as string), pipeline, variables, collation));
+  const results = readStatement(ctx, (txn) => runPipeline(ctx, txn, dbLevel ? undefined : (target as string), pipeline, variables, collation, 0, plan));
   const ns = dbLevel ? `${ctx.db}.$cmd.aggregate` : `${ctx.db}.${target as string}`;
   if (write) {
     await runWriteStage(ctx, write, results);

@@ -3,7 +3,8 @@
 import { collectionName, ensureCollection, getCollection, refuseView, writeOptions, writeStatement, type Ctx, type Handler } from '../context.js';
 import { deleteDoc, insertDoc, replaceDoc, scan } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
-import { applyProjection, compileFilter, evalLet, sortDocs, validateSort } from '../query.js';
+import { applyProjection } from '../projection.js';
+import { compileFilter, evalLet, sortDocs, validateSort } from '../query.js';
 import type { Collation } from '../collation.js';
 import type { Collection } from '../storage.js';
 import type { Txn } from '../txn.js';
@@ -238,7 +239,7 @@ export const findAndModify: Handler = async (ctx) => {
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: b.new === true ? next : hit.doc };
   });
   if (result.value && b.fields !== undefined && b.fields !== null) {
-    result.value = applyProjection([result.value as Doc], b.fields)[0] ?? null;
+    result.value = applyProjection([result.value as Doc], b.fields, query)[0] ?? null;
   }
   return result;
 };

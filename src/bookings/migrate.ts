@@ -1,0 +1,80 @@
+import { performance } from 'node:perf_hooks';
+import type { Connection } from 'mongoose';
+import { type EventFields, LEDGER_VERSION } from '../events/event.model.js';
+import { runTransaction } from '../lib/transaction.js';
+import type { Models } from '../models.js';
+import { migrateEvent } from './ledger-audit.js';
+
+/**
+ * `npm run db:migrate`: data made before ticket types gets what the code now expects.
+ * - every event without the ledger: its default "General admission" type (when it has none) and
+ *   its ledger from a recount, in a transaction that claims the event like a sale (exact even
+ *   while the service sells);
+ * - every booking without items: one item of its event's default type at its unit price, its
+ *   subtotal, and the type on each of its tickets.
+ * Idempotent: what is migrated is skipped, so a second run changes nothing.
+ */
+export interface MigrationReport {
+  events: number;
+  bookings: number;
+}
+
+const BATCH = 500;
+
+export async function migrateAll(db: Connection, models: Pick<Models, 'Event' | 'Booking'>, now: () => Date): Promise<MigrationReport> {
+  let events = 0;
+  const pending = await models.Event.find({ ledgerVersion: { $ne: LEDGER_VERSION } }, { _id: 1 }).lean();
+  for (const { _id } of pending) {
+    await runTransaction(
+      db,
+      async (session) => {
+        const event = await models.Event.findOneAndUpdate(
+          { _id, ledgerVersion: { $ne: LEDGER_VERSION } },
+          { $inc: { salesVersion: 1 } },
+          { new: true, session, timestamps: false },
+        ).lean<EventFields>();
+        if (event) await migrateEvent(models, event, now(), session);
+      },
+      { deadline: performance.now() + 60_000 },
+    );
+    events++;
+  }
+
+  let bookings = 0;
+  const defaults = new Map<string, { _id: unknown; name: string } | null>();
+  const cursor = models.Booking.find({ items: { $exists: false } }, { eventId: 1, quantity: 1, unitPrice: 1, totalPrice: 1, tickets: 1 })
+    .lean()
+    .cursor();
+  let ops: Parameters<typeof models.Booking.bulkWrite>[0] = [];
+  const flush = async () => {
+    if (ops.length > 0) await models.Booking.bulkWrite(ops, { ordered: false, timestamps: false });
+    ops = [];
+  };
+  for await (const b of cursor) {
+    const eventId = String(b.eventId);
+    if (!defaults.has(eventId)) {
+      const event = await models.Event.findById(b.eventId, { ticketTypes: 1 }).lean<EventFields>();
+      const first = event?.ticketTypes?.[0];
+      defaults.set(eventId, first ? { _id: first._id, name: first.name } : null);
+    }
+    const type = defaults.get(eventId);
+    if (!type) continue; // A booking of a deleted event: nothing to attribute it to.
+    ops.push({
+      updateOne: {
+        filter: { _id: b._id, items: { $exists: false } },
+        update: {
+          $set: {
+            items: [{ ticketTypeId: type._id, name: type.name, quantity: b.quantity, unitPrice: b.unitPrice }],
+            subtotal: b.totalPrice,
+            discount: 0,
+            tickets: (b.tickets ?? []).map((t) => ({ number: t.number, ticketTypeId: type._id })),
+          },
+        },
+      },
+    });
+    bookings++;
+    if (ops.length >= BATCH) await flush();
+  }
+  await flush();
+  return { events, bookings };
+}
