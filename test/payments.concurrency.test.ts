@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compare, recount } from '../src/bookings/ledger-audit.js';
+import type { EventFields } from '../src/events/event.model.js';
 import { createAccount, type TestAccount } from './fixtures/accounts.js';
 import { availability, book, bookingOf, createEvent } from './fixtures/bookings.js';
 import { buildTestApp, type TestApp } from './helper.js';
@@ -102,5 +104,10 @@ describe('payments under hundreds of parallel requests', () => {
       }
     }
     expect(new Set(confirmed.flatMap((b) => b.tickets.map((x) => x.number))).size).toBe(TOTAL);
+    // The sales ledger the late payments settled through equals a recount of the bookings.
+    const now = t.clock.now();
+    const event = await t.app.models.Event.findById(eventId).lean<EventFields>();
+    if (!event) throw new Error('event missing');
+    expect(compare(event, await recount(t.app.models, event, now), now)).toEqual([]);
   }, 180_000);
 });

@@ -71,6 +71,13 @@ describe.each([
     const confirmed = await bookingNow(t.app, buyer.accessToken, b.id);
     expect(confirmed.status).toBe('confirmed');
     expect(confirmed.tickets).toHaveLength(2);
+    // The booking carries its latest payment; its amount is the booking's total price.
+    expect(confirmed.payment).toMatchObject({ id: p.id, status: 'succeeded', amount: confirmed.totalPrice });
+    const listed = await t.app.inject({ method: 'GET', url: `/api/v1/events/${eventId}/bookings`, headers: bearer(organizer.accessToken) });
+    expect(listed.statusCode, listed.body).toBe(200);
+    const seen = listed.json<{ data: { id: string; payment: { id: string; clientSecret: string | null } | null }[] }>().data;
+    // The organizer sees the payment, never its client secret.
+    expect(seen.find((x) => x.id === b.id)?.payment).toMatchObject({ id: p.id, clientSecret: null });
 
     const outcomes = await flush(t.app, driver);
     expect(outcomes).toContain('applied');

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { book, cancel, confirm, createEvent } from './fixtures/bookings.js';
 import { buildTestApp, type TestApp } from './helper.js';
+import { compare, recount } from '../src/bookings/ledger-audit.js';
+import type { EventFields } from '../src/events/event.model.js';
 import type { FakeProvider } from '../src/payments/fake-provider.js';
 import { fakeDriver, deliver, pay, type PaymentsDriver } from './support/payments.js';
 
@@ -12,7 +14,8 @@ import { fakeDriver, deliver, pay, type PaymentsDriver } from './support/payment
  * organizer cancelling, manual confirms, and refund runs. Once every webhook has arrived and every
  * refund has run, no buyer is charged without tickets, and no booking is confirmed without a
  * succeeded payment that is still charged. After every step, confirmed plus held never exceeds
- * the event's tickets.
+ * the event's tickets, and the event's sales ledger (which payments settle through) equals a
+ * recount of its bookings.
  */
 const TOTAL = 3;
 const PRICE = 1000;
@@ -71,6 +74,14 @@ async function ticketsTaken(eventId: string): Promise<number> {
     $or: [{ status: 'confirmed' }, { status: 'pending', expiresAt: { $gt: now } }],
   }).lean();
   return live.reduce((sum, b) => sum + b.quantity, 0);
+}
+
+/** The ledger that sales and payments decide on equals a full recount of the bookings (DESIGN.md 12). */
+async function ledgerAgrees(eventId: string): Promise<void> {
+  const now = t.clock.now();
+  const event = await t.app.models.Event.findById(eventId).lean<EventFields>();
+  if (!event) throw new Error('event missing');
+  expect(compare(event, await recount(t.app.models, event, now), now)).toEqual([]);
 }
 
 async function run(eventId: string, actions: Action[]): Promise<void> {
@@ -141,6 +152,7 @@ async function run(eventId: string, actions: Action[]): Promise<void> {
         break;
     }
     expect(await ticketsTaken(eventId)).toBeLessThanOrEqual(TOTAL);
+    await ledgerAgrees(eventId);
   }
 
   // Every webhook arrives in the end (at least once, in shuffled order), and every refund runs.
@@ -155,6 +167,7 @@ async function run(eventId: string, actions: Action[]): Promise<void> {
   }
   expect(await t.app.payments?.refunds.pending()).toBe(0);
   expect(await ticketsTaken(eventId)).toBeLessThanOrEqual(TOTAL);
+  await ledgerAgrees(eventId);
 }
 
 async function checkMoney(eventId: string): Promise<void> {

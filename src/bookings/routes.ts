@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { invalidateEventCache } from '../events/cache.js';
 import { unauthenticated } from '../lib/errors.js';
 import { envelope, idParams, ok, paged, pagedEnvelope } from '../lib/http.js';
+import type { PaymentView } from '../payments/schemas.js';
+import type { BookingFields } from './booking.model.js';
 import idempotency from './idempotency.js';
 import {
   bookingProblem,
@@ -11,6 +13,7 @@ import {
   confirmBookingBody,
   createBookingBody,
   listBookingsQuery,
+  type BookingView,
   toBookingView,
 } from './schemas.js';
 import {
@@ -23,6 +26,7 @@ import {
   type IdempotencyStamp,
   listBookings,
 } from './service.js';
+import type { BookingPayments } from './types.js';
 
 const tags = ['bookings'];
 const security = [{ bearerAuth: [] }];
@@ -45,6 +49,17 @@ const problems = { 400: bookingProblem, 401: bookingProblem, 403: bookingProblem
 function actorOf(request: FastifyRequest): Actor {
   if (!request.auth) throw unauthenticated();
   return { userId: request.auth.userId, role: request.auth.role };
+}
+
+/** Booking views with each booking's latest payment (null without a payment provider). */
+async function viewsOf(
+  payments: BookingPayments | null,
+  bookings: BookingFields[],
+  viewerId: string,
+  now: Date,
+): Promise<BookingView[]> {
+  const latest = payments ? await payments.latestOf(bookings, viewerId) : new Map<string, PaymentView>();
+  return bookings.map((b) => toBookingView(b, now, latest.get(String(b._id)) ?? null));
 }
 
 function stampOf(request: FastifyRequest): IdempotencyStamp | undefined {
@@ -91,7 +106,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     async (request, reply) => {
       const outcome = await createBooking(deps, actorOf(request), request.body, stampOf(request));
       if (outcome.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(201).send(ok(toBookingView(outcome.booking, app.clock.now())));
+      const [view] = await viewsOf(deps.payments ?? null, [outcome.booking], actorOf(request).userId, app.clock.now());
+      return reply.code(201).send(ok(view));
     },
   );
 
@@ -128,7 +144,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
         stampOf(request),
       );
       if (outcome.replayed) reply.header('idempotent-replayed', 'true');
-      return ok(toBookingView(outcome.booking, app.clock.now()));
+      const [view] = await viewsOf(deps.payments ?? null, [outcome.booking], actorOf(request).userId, app.clock.now());
+      return ok(view);
     },
   );
 
@@ -149,7 +166,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     },
     async (request) => {
       const booking = await cancelBooking(deps, actorOf(request), request.params.id);
-      return ok(toBookingView(booking, app.clock.now()));
+      const [view] = await viewsOf(deps.payments ?? null, [booking], actorOf(request).userId, app.clock.now());
+      return ok(view);
     },
   );
 
@@ -170,7 +188,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
       const { items, total } = await listBookings(deps, actorOf(request), { page, limit, status });
       const now = app.clock.now();
       return paged(
-        items.map((b) => toBookingView(b, now)),
+        await viewsOf(deps.payments ?? null, items, actorOf(request).userId, now),
         page,
         limit,
         total,
@@ -192,7 +210,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     },
     async (request) => {
       const booking = await getBooking(deps, actorOf(request), request.params.id);
-      return ok(toBookingView(booking, app.clock.now()));
+      const [view] = await viewsOf(deps.payments ?? null, [booking], actorOf(request).userId, app.clock.now());
+      return ok(view);
     },
   );
 }

@@ -2,6 +2,7 @@ import type { ClientSession, Connection, Types } from 'mongoose';
 import type { Role } from '../auth/user.model.js';
 import type { Clock } from '../lib/clock.js';
 import type { Models } from '../models.js';
+import type { PaymentView } from '../payments/schemas.js';
 import type { BookingFields } from './booking.model.js';
 import type { SalesDesk } from './sales-desk.js';
 
@@ -51,6 +52,8 @@ export interface BookingPayments {
   requireSucceededPayment(bookingId: Types.ObjectId, session: ClientSession): Promise<string>;
   /** A booking was cancelled: queue the refund of its succeeded payments (durably, in `session`). */
   bookingCancelled(bookingId: Types.ObjectId, session: ClientSession): Promise<void>;
+  /** The latest payment of each booking, by booking id, as `viewerId` may see it (one query). */
+  latestOf(bookings: Pick<BookingFields, '_id' | 'userId'>[], viewerId: string): Promise<Map<string, PaymentView>>;
 }
 
 export interface BookingSettings {

@@ -9,6 +9,7 @@ import type { BookingFields } from '../bookings/booking.model.js';
 import type { PaymentFields } from './payment.model.js';
 import { notPayable, paymentRequired } from './problems.js';
 import { applyInTransaction, applyReport, queueRefund } from './settle.js';
+import { type PaymentView, toPaymentView } from './schemas.js';
 import type { PaymentsDeps } from './types.js';
 
 export interface Actor {
@@ -169,6 +170,21 @@ export function bookingPayments(deps: PaymentsDeps): BookingPayments {
     async bookingCancelled(bookingId, session) {
       // Woken a little later as well: this runs before the cancel commits.
       if ((await refundSucceeded(deps, { bookingId }, 'The booking was cancelled', session)) > 0) wakeAfterCommit(deps);
+    },
+    async latestOf(bookings, viewerId) {
+      const latest = new Map<string, PaymentView>();
+      if (bookings.length === 0) return latest;
+      const owners = new Map(bookings.map((b) => [String(b._id), String(b.userId)]));
+      // Newest first, so the first one seen per booking is its latest.
+      const payments = await deps.models.Payment.find({ bookingId: { $in: bookings.map((b) => b._id) } })
+        .sort({ createdAt: -1, _id: -1 })
+        .lean<PaymentFields[]>();
+      for (const p of payments) {
+        const id = String(p.bookingId);
+        // The client secret is for the booking's owner only, as on GET /bookings/:id/payments.
+        if (!latest.has(id)) latest.set(id, toPaymentView(p, owners.get(id) === viewerId));
+      }
+      return latest;
     },
   };
 }

@@ -130,7 +130,15 @@ export const paymentOf = (res: LightMyRequestResponse) => res.json<{ data: Payme
 export async function bookingNow(app: FastifyInstance, token: string, bookingId: string) {
   const res = await app.inject({ method: 'GET', url: `/api/v1/bookings/${bookingId}`, headers: bearer(token) });
   if (res.statusCode !== 200) throw new Error(`booking: ${res.statusCode} ${res.body}`);
-  return res.json<{ data: { status: string; tickets: { number: string }[]; failureReason: string | null } }>().data;
+  return res.json<{
+    data: {
+      status: string;
+      totalPrice: number;
+      tickets: { number: string }[];
+      failureReason: string | null;
+      payment: { id: string; status: string; amount: number; clientSecret: string | null } | null;
+    };
+  }>().data;
 }
 
 /** Runs the refund jobs now, then delivers what the refunds announced. */
