@@ -178,6 +178,8 @@ describe.each([
     const done = await bookingNow(t.app, buyer.accessToken, b.id);
     expect(done.status).toBe('confirmed');
     expect(done.tickets).toHaveLength(2);
+    // Sold again through the ledger (its expired hold group was already gone): counted once.
+    expect(await availability(t.app, eventId)).toMatchObject({ confirmedTickets: 2, heldTickets: 0, availableTickets: 2 });
   });
 
   it('a late success after expiry is refunded when sold out, and the booking says why', async () => {
@@ -268,6 +270,8 @@ describe.each([
       expect(driver.netCharged(p.providerPaymentId as string)).toBe(0);
       expect((await bookingNow(t.app, who.accessToken, b.id)).status).toBe('refunded');
     }
+    // The event's ledger was cleared in the cancel's transaction.
+    expect(await availability(t.app, eventId)).toMatchObject({ confirmedTickets: 0, heldTickets: 0 });
   });
 
   it('provider down: 503 with Retry-After and the hold kept; the breaker opens, then recovers', async () => {
