@@ -18,6 +18,9 @@ import database from './plugins/database.js';
 import docs from './plugins/docs.js';
 import metrics from './plugins/metrics.js';
 import outbox from './outbox/plugin.js';
+import payments from './payments/plugin.js';
+import paymentRoutes from './payments/routes.js';
+import paymentWebhookRoutes from './payments/webhook-routes.js';
 import errors, { sendProblem, toAppError } from './plugins/errors.js';
 import { acceptOnlyJson } from './plugins/json-bodies.js';
 import rateLimits from './plugins/rate-limit.js';
@@ -85,6 +88,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(metrics);
   // After metrics (it adds the outbox backlog to /metrics), before the routes that enqueue.
   await app.register(outbox);
+  await app.register(payments);
 
   await app.register(healthRoutes);
   await app.register(authGuard);
@@ -97,6 +101,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(ticketTypeRoutes, { prefix: '/events' });
       await api.register(bookingRoutes, { prefix: '/bookings' });
       await api.register(webhookRoutes, { prefix: '/webhooks' });
+      await api.register(paymentRoutes, { prefix: '/bookings' });
+      await api.register(paymentWebhookRoutes, { prefix: '/payments/webhooks' });
     },
     { prefix: '/api/v1' },
   );

@@ -72,6 +72,32 @@ const envSchema = z
     WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
     // Lets webhooks reach private, loopback and link-local addresses: for tests and local setups only.
     WEBHOOKS_ALLOW_PRIVATE: bool.default(false),
+
+    // Payments (src/payments). `none`: bookings are confirmed by hand, as before.
+    PAYMENT_PROVIDER: z.enum(['none', 'fake', 'stripe']).default('none'),
+    STRIPE_SECRET_KEY: z.string().min(1).optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+    // Another Stripe API base (stripe-mock, a local test double); Stripe's own when unset.
+    STRIPE_API_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+    PAYMENT_PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+    PAYMENT_BREAKER_RESET_MS: z.coerce.number().int().positive().default(30_000),
+    PAYMENT_BREAKER_ERROR_PERCENT: z.coerce.number().int().min(1).max(100).default(50),
+    PAYMENT_BREAKER_MIN_CALLS: z.coerce.number().int().min(1).default(5),
+    // The fake provider: when a `pm_card_processing` payment succeeds by itself (0: never), and the
+    // share of webhooks it delivers twice.
+    FAKE_PAYMENT_SETTLE_MS: z.coerce.number().int().min(0).default(3000),
+    FAKE_PAYMENT_DUPLICATE_RATE: z.coerce.number().min(0).max(1).default(0.1),
+  })
+  .superRefine((env, ctx) => {
+    // Payments fail closed: a provider that cannot verify webhooks or charge must not start.
+    if (env.PAYMENT_PROVIDER === 'stripe') {
+      for (const name of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const) {
+        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required with PAYMENT_PROVIDER=stripe' });
+      }
+    }
+    if (env.NODE_ENV === 'production' && env.PAYMENT_PROVIDER === 'fake') {
+      ctx.addIssue({ code: 'custom', path: ['PAYMENT_PROVIDER'], message: '`fake` is for development and tests; production refuses it' });
+    }
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;

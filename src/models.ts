@@ -1,6 +1,7 @@
 import type { Connection } from 'mongoose';
 import { bookingModel } from './bookings/booking.model.js';
 import { eventModel } from './events/event.model.js';
+import { paymentJobModel, paymentModel, providerEventModel } from './payments/payment.model.js';
 import { loginAttemptModel } from './auth/login-attempt.model.js';
 import { sessionModel } from './auth/session.model.js';
 import { userModel } from './auth/user.model.js';
@@ -18,6 +19,9 @@ function compileModels(conn: Connection) {
     OutboxMessage: outboxModel(conn),
     JobLease: jobLeaseModel(conn),
     Webhook: webhookModel(conn),
+    Payment: paymentModel(conn),
+    PaymentProviderEvent: providerEventModel(conn),
+    PaymentJob: paymentJobModel(conn),
   };
 }
 export type Models = ReturnType<typeof compileModels>;

@@ -47,6 +47,8 @@ describe('POST /bookings', () => {
       totalPrice: 7500,
       currency: 'EUR',
       tickets: [],
+      // No payment provider here (PAYMENT_PROVIDER=none): never a payment.
+      payment: null,
     });
     expect(new Date(b.expiresAt as string).getTime()).toBe(t.clock.now().getTime() + HOLD_MS);
     expect(b.createdAt).toBe(t.clock.now().toISOString());

@@ -48,12 +48,15 @@ const CONTRACT: readonly [Method, string][] = [
   ['delete', '/api/v1/webhooks/{id}'],
   ['get', '/api/v1/webhooks/{id}/deliveries'],
   ['post', '/api/v1/webhooks/{id}/deliveries/{deliveryId}/retry'],
+  ['post', '/api/v1/bookings/{id}/payments'],
+  ['get', '/api/v1/bookings/{id}/payments'],
+  ['post', '/api/v1/payments/webhooks/{provider}'],
 ];
 const HEALTH: readonly [Method, string][] = [
   ['get', '/health'],
   ['get', '/health/ready'],
 ];
-const IDEMPOTENT = new Set(['post /api/v1/bookings', 'post /api/v1/bookings/{id}/confirm']);
+const IDEMPOTENT = new Set(['post /api/v1/bookings', 'post /api/v1/bookings/{id}/confirm', 'post /api/v1/bookings/{id}/payments']);
 const PROBLEM_MEMBERS = ['type', 'title', 'status', 'detail', 'code', 'requestId', 'success'];
 const RATE_LIMIT_HEADERS = ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];
 
@@ -184,7 +187,7 @@ describe('the document', () => {
     for (const key of IDEMPOTENT) {
       const [method, path] = key.split(' ') as [Method, string];
       const op = operation(method, path);
-      const success = method === 'post' && path === '/api/v1/bookings' ? 201 : 200;
+      const success = method === 'post' && (path === '/api/v1/bookings' || path.endsWith('/payments')) ? 201 : 200;
       expect(headerNames(response(op, success))).toContain('Idempotent-Replayed');
       expect(headerNames(response(op, 409))).toEqual(expect.arrayContaining(['Retry-After', 'Idempotent-Replayed']));
       // Refused before the key is claimed, so never a replay.
@@ -285,6 +288,21 @@ describe('real answers agree with the document', () => {
     const deleted = await send({ method: 'DELETE', url: `/api/v1/events/${draft}`, headers: bearer(organizer.accessToken) });
     expect(deleted.statusCode).toBe(204);
     expectDocumented('delete', '/api/v1/events/{id}', deleted);
+  });
+
+  it('for payments (this app has no provider: 409 and 404)', async () => {
+    const eventId = await createEvent(t.app, organizer.accessToken);
+    const id = bookingOf(await book(t.app, customer.accessToken, { eventId, quantity: 1 })).id;
+    const url = `/api/v1/bookings/${id}/payments`;
+    const payload = { paymentMethod: 'pm_card_visa' };
+    const refused = await send({ method: 'POST', url, headers: { ...bearer(customer.accessToken), 'idempotency-key': randomUUID() }, payload });
+    expect(refused.statusCode).toBe(409);
+    expectDocumented('post', '/api/v1/bookings/{id}/payments', refused);
+    expectDocumented('post', '/api/v1/bookings/{id}/payments', await send({ method: 'POST', url, headers: bearer(customer.accessToken), payload }));
+    expectDocumented('get', '/api/v1/bookings/{id}/payments', await send({ method: 'GET', url, headers: bearer(customer.accessToken) }));
+    const hook = await send({ method: 'POST', url: '/api/v1/payments/webhooks/stripe', headers: { 'stripe-signature': 't=1,v1=0' }, payload: { id: 'evt_1', type: 'x', data: { object: {} } } });
+    expect(hook.statusCode).toBe(404);
+    expectDocumented('post', '/api/v1/payments/webhooks/{provider}', hook);
   });
 
   it('for bookings, replays included', async () => {

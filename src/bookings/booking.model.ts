@@ -1,8 +1,9 @@
 import { type Connection, type HydratedDocument, type InferSchemaType, Schema, type Types } from 'mongoose';
 
 /** Stored states. `expired` is never stored: a pending booking past `expiresAt` reads as expired. */
-export const STORED_BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled'] as const;
-export const BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'expired'] as const;
+// `refunded`: its payment was given back (a paid booking cancelled, or paid after its tickets were gone).
+export const STORED_BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'refunded'] as const;
+export const BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'expired', 'refunded'] as const;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
 /**
@@ -75,6 +76,8 @@ const bookingSchema = new Schema(
     /** Set by the hold sweeper (src/outbox/sweeper.ts) when it announces an expired hold, and when it reminds. */
     expiryAnnouncedAt: { type: Date, default: null },
     expiryReminderAt: { type: Date, default: null },
+    /** Why a paid booking was refunded without being cancelled (src/payments: paid after its tickets were gone). */
+    failureReason: { type: String, default: null },
   },
   { timestamps: true, versionKey: false },
 );

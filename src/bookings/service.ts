@@ -1,10 +1,19 @@
 import { performance } from 'node:perf_hooks';
-import { Types } from 'mongoose';
+import { type ClientSession, Types } from 'mongoose';
 import { forbidden, notFound } from '../lib/errors.js';
 import { type BookingFields, type BookingStatus, bookingStatusFilter } from './booking.model.js';
 import { holdExpired, invalidState, keyReused } from './problems.js';
 import { linesOf } from './ledger-audit.js';
-import { duplicateOn, earlierUseOfKey, exclusiveSalesTransaction, notify, openSales, processCreates, saveLedger } from './sales.js';
+import {
+  duplicateOn,
+  earlierUseOfKey,
+  exclusiveSalesTransaction,
+  notify,
+  type OpenSales,
+  openSales,
+  processCreates,
+  saveLedger,
+} from './sales.js';
 import { SalesDesk } from './sales-desk.js';
 import { statusAt } from './schemas.js';
 import { issueTicketsFor } from './tickets.js';
@@ -116,7 +125,10 @@ export async function confirmBooking(
             $set: {
               status: 'confirmed',
               tickets: issueTicketsFor(lines),
-              paymentReference: input.paymentReference ?? null,
+              // With a payment provider, only a succeeded payment pays (402 PAYMENT_REQUIRED otherwise).
+              paymentReference: deps.payments
+                ? await deps.payments.requireSucceededPayment(current._id, session)
+                : (input.paymentReference ?? null),
               confirmedAt: now,
               updatedAt: now,
               // Confirmed bookings never expire; the TTL index only looks at pending ones anyway.
@@ -147,6 +159,75 @@ export async function confirmBooking(
   }
 }
 
+/** What a succeeded payment did to its booking (settlePaidBooking). */
+export type PaidBookingOutcome =
+  | { kind: 'confirmed'; booking: BookingFields }
+  | { kind: 'unchanged' }
+  | { kind: 'refund'; reason: string };
+
+const TOO_LATE = 'The payment arrived after the hold expired and the tickets were no longer available; it is refunded';
+
+/**
+ * Payments' call site (src/payments/settle.ts): a payment succeeded, so its booking is confirmed with
+ * its tickets, inside the caller's sales transaction of the event, opened with openSales (the claim
+ * of the event, DESIGN.md 1); this writes the ledger back as the transaction's last event write.
+ * A live hold turns into sold tickets (confirmHold). A hold that expired first has already left the
+ * ledger, so it is sold again only if its lines still fit in this snapshot (shortfall, then sell);
+ * otherwise, and for a booking cancelled or paid by another payment, the answer is `refund`, and a
+ * hold that lost its tickets reads `refunded` with `failureReason` (DESIGN.md 8: no buyer is
+ * charged without tickets).
+ */
+export async function settlePaidBooking(
+  deps: Pick<BookingDeps, 'models' | 'clock'>,
+  sales: OpenSales | null,
+  bookingId: Types.ObjectId,
+  paymentReference: string,
+  session: ClientSession,
+): Promise<PaidBookingOutcome> {
+  const now = deps.clock.now();
+  const booking = await deps.models.Booking.findById(bookingId).session(session).lean<BookingFields>();
+  if (!booking) return { kind: 'refund', reason: 'The booking no longer exists' };
+  if (booking.status === 'confirmed') {
+    return booking.paymentReference === paymentReference
+      ? { kind: 'unchanged' }
+      : { kind: 'refund', reason: 'The booking was already paid by another payment' };
+  }
+  if (booking.status !== 'pending') return { kind: 'refund', reason: `The booking was ${booking.status} before the payment succeeded` };
+
+  const lines = sales ? linesOf(booking, sales.event.ticketTypes[0]?._id) : [];
+  const live = statusAt(booking, now) === 'pending';
+  const gone = !sales || lines.length === 0;
+  if (gone || (!live && (sales.event.status !== 'published' || sales.ledger.shortfall(lines)))) {
+    const reason = gone ? 'The event no longer exists' : TOO_LATE;
+    await deps.models.Booking.updateOne(
+      { _id: booking._id, status: 'pending' },
+      { $set: { status: 'refunded', failureReason: reason, expiresAt: null, updatedAt: now } },
+      { session, timestamps: false },
+    );
+    return { kind: 'refund', reason };
+  }
+  const confirmed = await deps.models.Booking.findOneAndUpdate(
+    { _id: booking._id, status: 'pending' },
+    {
+      $set: {
+        status: 'confirmed',
+        tickets: issueTicketsFor(lines),
+        paymentReference,
+        confirmedAt: now,
+        updatedAt: now,
+        expiresAt: null,
+      },
+    },
+    { new: true, session, timestamps: false },
+  ).lean<BookingFields>();
+  if (!confirmed) return { kind: 'refund', reason: 'The booking changed before the payment succeeded' };
+  // A live hold's group is still in the ledger until expiresAt; an expired one is already gone.
+  if (live) sales.ledger.confirmHold(lines, booking.expiresAt as Date);
+  else sales.ledger.sell(lines);
+  await saveLedger(deps, sales, session);
+  return { kind: 'confirmed', booking: confirmed };
+}
+
 /**
  * Cancels a booking and gives its tickets back. Cancelling a booking that holds nothing any more
  * (already cancelled, or a hold that has expired) answers it unchanged: there is nothing left to
@@ -175,6 +256,8 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
         else sales.ledger.releaseHold(lines, before.expiresAt as Date);
         await saveLedger(deps, sales, session);
       }
+      // A paid booking is refunded: the refund is queued in this transaction (src/payments).
+      await deps.payments?.bookingCancelled(before._id, session);
       return { booking: cancelled, changed: true };
     }
     // Cancelled (or expired, or its event cancelled) while we waited: the same answer as a repeat.

@@ -194,6 +194,8 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
     const ledger = new SalesLedger(event, now);
     ledger.clear();
     const cleared = ledger.update().$set as Record<string, unknown>;
+    // Paid bookings are refunded: durable refund jobs, queued in this transaction (src/payments).
+    await deps.payments?.eventCancelled(event._id, session);
     return deps.models.Event.findOneAndUpdate(
       { _id: event._id },
       { $set: { ...cleared, status: 'cancelled' }, $inc: { revision: 1 } },

@@ -30,6 +30,9 @@ export type ErrorCode =
   | 'IDEMPOTENCY_REQUEST_IN_PROGRESS'
   | 'WEBHOOK_URL_NOT_ALLOWED'
   | 'SERVICE_UNAVAILABLE'
+  | 'PAYMENT_REQUIRED'
+  | 'PAYMENT_PROVIDER_UNAVAILABLE'
+  | 'INVALID_SIGNATURE'
   | 'INTERNAL_ERROR';
 
 export interface FieldError {
@@ -74,6 +77,7 @@ export const serviceUnavailable = (detail = 'Service temporarily unavailable, re
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  402: 'Payment Required',
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',

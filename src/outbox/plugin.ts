@@ -29,7 +29,7 @@ async function outboxPlugin(app: FastifyInstance, opts: OutboxPluginOptions): Pr
     'outbox',
     createOutbox({ model: app.models.OutboxMessage, clock: app.clock, retryMs: config.OUTBOX_RETRY_HOURS * 3_600_000 }),
   );
-  const metrics = app.hasDecorator('metricsRegistry')
+  const metrics = app.metricsRegistry
     ? registerOutboxMetrics(app.metricsRegistry, app.models.OutboxMessage, () => app.clock.now())
     : undefined;
   const runtime = createOutboxRuntime(app, metrics);

@@ -25,8 +25,8 @@ import { type TransactionStats, transactionStats } from '../lib/transaction.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The app's own registry, for features that add metrics of their own (the outbox). */
-    metricsRegistry: Registry;
+    /** This app's registry, for features that add metrics of their own (outbox backlog, payments' breaker); unset when disabled. */
+    metricsRegistry?: Registry;
   }
 }
 
