@@ -87,6 +87,15 @@ const envSchema = z
     // share of webhooks it delivers twice.
     FAKE_PAYMENT_SETTLE_MS: z.coerce.number().int().min(0).default(3000),
     FAKE_PAYMENT_DUPLICATE_RATE: z.coerce.number().min(0).max(1).default(0.1),
+
+    // --- Ticket codes (src/tickets/keys.ts) ---
+    // The Ed25519 key that signs ticket codes: a private JWK, or a JWK Set whose first key signs
+    // and whose other keys (retired ones, public parts suffice) still verify: rotation keeps old
+    // tickets valid. TICKET_SIGNING_KEY_FILE names a file holding the same. Required in production.
+    TICKET_SIGNING_KEY: z.string().optional(),
+    // Outside production, with no key set, one is generated and kept here, so a restart does not
+    // void every ticket issued before it. Tests (NODE_ENV=test) use a key of their own per app.
+    TICKET_DEV_KEY_FILE: z.string().default('.data/ticket-signing-key.dev.json'),
   })
   .superRefine((env, ctx) => {
     // Payments fail closed: a provider that cannot verify webhooks or charge must not start.
@@ -111,6 +120,10 @@ const envSchema = z
     if (!env.REDIS_URL) {
       ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required in production' });
     }
+    if (!env.TICKET_SIGNING_KEY) {
+      // A generated key would void every ticket on the next deploy, and differ per instance.
+      ctx.addIssue({ code: 'custom', path: ['TICKET_SIGNING_KEY'], message: 'is required in production (or TICKET_SIGNING_KEY_FILE)' });
+    }
   });
 
 export type Config = z.output<typeof envSchema>;
@@ -134,6 +147,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cleaned.JWT_SECRET = readFileSync(cleaned.JWT_SECRET_FILE, 'utf8').trim();
     } catch (err) {
       throw new ConfigError([`JWT_SECRET_FILE: cannot read ${cleaned.JWT_SECRET_FILE} (${(err as NodeJS.ErrnoException).code})`]);
+    }
+  }
+  if (!cleaned.TICKET_SIGNING_KEY && cleaned.TICKET_SIGNING_KEY_FILE) {
+    try {
+      cleaned.TICKET_SIGNING_KEY = readFileSync(cleaned.TICKET_SIGNING_KEY_FILE, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError([
+        `TICKET_SIGNING_KEY_FILE: cannot read ${cleaned.TICKET_SIGNING_KEY_FILE} (${(err as NodeJS.ErrnoException).code})`,
+      ]);
     }
   }
   const parsed = envSchema.safeParse(cleaned);

@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import { bookingModel } from './bookings/booking.model.js';
+import { eventStaffModel } from './check-in/staff.model.js';
 import { eventModel } from './events/event.model.js';
 import { paymentJobModel, paymentModel, providerEventModel } from './payments/payment.model.js';
 import { loginAttemptModel } from './auth/login-attempt.model.js';
@@ -22,6 +23,7 @@ function compileModels(conn: Connection) {
     Payment: paymentModel(conn),
     PaymentProviderEvent: providerEventModel(conn),
     PaymentJob: paymentJobModel(conn),
+    EventStaff: eventStaffModel(conn),
   };
 }
 export type Models = ReturnType<typeof compileModels>;

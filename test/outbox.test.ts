@@ -28,7 +28,11 @@ let buyers: TestAccount[];
 
 beforeAll(async () => {
   receiver = await WebhookReceiver.start();
-  t = await buildTestApp({ env: { MONGODB_URI: uriWithAppName(appName), WEBHOOKS_ALLOW_PRIVATE: 'true', OUTBOX_CONCURRENCY: '8' } });
+  // A generous sale budget: the 1,000-booking test counts messages, not seconds, and 1,000 sales at
+  // once on a loaded 2-core machine can outlast the 5 s default (those buyers would get 503s).
+  t = await buildTestApp({
+    env: { MONGODB_URI: uriWithAppName(appName), WEBHOOKS_ALLOW_PRIVATE: 'true', OUTBOX_CONCURRENCY: '8', BOOKING_TX_TIMEOUT_MS: '60000' },
+  });
   organizer = await createAccount(t.app, { role: 'organizer' });
   buyers = await Promise.all(Array.from({ length: 20 }, () => createAccount(t.app)));
 }, 60_000);

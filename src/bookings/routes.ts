@@ -81,6 +81,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     salesChanged: (eventId) => invalidateEventCache(app.kv, eventId, app.log),
     outbox: app.outbox,
     payments: app.payments?.forBookings ?? null,
+    ticketKeys: app.ticketKeys,
   });
 
   api.post(

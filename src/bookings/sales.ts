@@ -184,7 +184,7 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
         totalPrice: order.totalPrice,
         currency: event.currency,
         expiresAt,
-        tickets: free ? issueTicketsFor(order.lines) : [],
+        tickets: free ? await issueTicketsFor(deps, eventId, order.lines) : [],
         confirmedAt: free ? now : null,
         idempotencyKey: stamp?.key ?? null,
         requestFingerprint: stamp?.fingerprint ?? null,

@@ -124,7 +124,7 @@ export async function confirmBooking(
           {
             $set: {
               status: 'confirmed',
-              tickets: issueTicketsFor(lines),
+              tickets: await issueTicketsFor(deps, current.eventId, lines),
               // With a payment provider, only a succeeded payment pays (402 PAYMENT_REQUIRED otherwise).
               paymentReference: deps.payments
                 ? await deps.payments.requireSucceededPayment(current._id, session)
@@ -178,7 +178,7 @@ const TOO_LATE = 'The payment arrived after the hold expired and the tickets wer
  * charged without tickets).
  */
 export async function settlePaidBooking(
-  deps: Pick<BookingDeps, 'models' | 'clock'>,
+  deps: Pick<BookingDeps, 'models' | 'clock' | 'ticketKeys'>,
   sales: OpenSales | null,
   bookingId: Types.ObjectId,
   paymentReference: string,
@@ -211,7 +211,7 @@ export async function settlePaidBooking(
     {
       $set: {
         status: 'confirmed',
-        tickets: issueTicketsFor(lines),
+        tickets: await issueTicketsFor(deps, booking.eventId, lines),
         paymentReference,
         confirmedAt: now,
         updatedAt: now,

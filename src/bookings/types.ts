@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Models } from '../models.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { PaymentView } from '../payments/schemas.js';
+import type { TicketKeys } from '../tickets/keys.js';
 import type { BookingFields } from './booking.model.js';
 import type { SalesDesk } from './sales-desk.js';
 
@@ -69,6 +70,8 @@ export interface BookingSettings {
   /** Announces each change in its transaction (DESIGN.md 9). */
   outbox: Outbox;
   payments?: BookingPayments | null;
+  /** Signs the codes of the tickets a confirmed booking gets (src/tickets). */
+  ticketKeys: TicketKeys;
 }
 
 export interface BookingDeps extends BookingSettings {

@@ -80,6 +80,7 @@ async function payments(app: FastifyInstance): Promise<void> {
     models: app.models,
     clock: app.clock,
     log: app.log,
+    ticketKeys: app.ticketKeys,
     provider,
     breaker,
     txTimeoutMs: c.BOOKING_TX_TIMEOUT_MS,

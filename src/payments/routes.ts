@@ -37,6 +37,7 @@ function depsOf(app: FastifyInstance): PaymentsDeps {
     models: app.models,
     clock: app.clock,
     log: app.log,
+    ticketKeys: app.ticketKeys,
     provider: null,
     // Never used without a provider (createPayment refuses first); a pass-through keeps the type whole.
     breaker: { run: (call) => call(), state: () => 'closed', close: () => undefined },

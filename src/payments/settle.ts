@@ -82,7 +82,7 @@ export async function queueRefund(
 
 /** Applies one report about a payment inside `session`: the state machine, then the booking. */
 export async function applyReport(
-  deps: Pick<PaymentsDeps, 'models' | 'clock'>,
+  deps: Pick<PaymentsDeps, 'models' | 'clock' | 'ticketKeys'>,
   paymentId: Types.ObjectId,
   report: Report,
   session: ClientSession,

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Connection } from 'mongoose';
 import type { Clock } from '../lib/clock.js';
 import type { Models } from '../models.js';
+import type { TicketKeys } from '../tickets/keys.js';
 import type { ProviderBreaker } from './breaker.js';
 import type { PaymentProvider } from './provider.js';
 
@@ -11,6 +12,8 @@ export interface PaymentsDeps {
   models: Models;
   clock: Clock;
   log: FastifyBaseLogger;
+  /** Signs the tickets of a booking a payment confirms. */
+  ticketKeys: TicketKeys;
   /** Null with PAYMENT_PROVIDER=none. */
   provider: PaymentProvider | null;
   breaker: ProviderBreaker;

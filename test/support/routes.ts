@@ -285,6 +285,18 @@ export const INPUT_ROUTES: readonly InputRoute[] = [
     query: { strict: true, fields: { ...pageQuery, status: 'enum' } },
   },
   {
+    name: 'POST /api/v1/events/:id/staff',
+    method: 'POST',
+    path: '/api/v1/events/:id/staff',
+    as: 'organizer',
+    writes: true,
+    target: (w) => w.eventId,
+    body: {
+      valid: (w) => ({ userId: w.customer.user.id }),
+      fields: { userId: { kind: 'objectId', required: true, maxLength: 24 } },
+    },
+  },
+  {
     name: 'POST /api/v1/events/:id/ticket-types',
     method: 'POST',
     path: '/api/v1/events/:id/ticket-types',
