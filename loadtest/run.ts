@@ -18,13 +18,14 @@ import { machine, printOverview, printSummary, type ScenarioResult } from './lib
 import { type PhaseCpu, startBaseline, startService, type Target } from './lib/target.js';
 import { baseline } from './scenarios/baseline.js';
 import { browse } from './scenarios/browse.js';
+import { checkIn } from './scenarios/check-in.js';
 import { cluster } from './scenarios/cluster.js';
 import { history } from './scenarios/history.js';
 import { hotDrop } from './scenarios/hot-drop.js';
 import { retryStorm } from './scenarios/retry-storm.js';
 
 const RESULTS_DIR = join(PROJECT_ROOT, 'loadtest', 'results');
-const scenarios = { baseline, 'hot-drop': hotDrop, 'retry-storm': retryStorm, browse, history, cluster } as const;
+const scenarios = { baseline, 'hot-drop': hotDrop, 'retry-storm': retryStorm, browse, 'check-in': checkIn, history, cluster } as const;
 
 function log(line: string): void {
   console.log(`[loadtest ${new Date().toISOString().slice(11, 19)}] ${line}`);

@@ -1,9 +1,14 @@
 import type { Connection } from 'mongoose';
 import { bookingModel } from './bookings/booking.model.js';
+import { eventStaffModel } from './check-in/staff.model.js';
 import { eventModel } from './events/event.model.js';
+import { paymentJobModel, paymentModel, providerEventModel } from './payments/payment.model.js';
 import { loginAttemptModel } from './auth/login-attempt.model.js';
 import { sessionModel } from './auth/session.model.js';
 import { userModel } from './auth/user.model.js';
+import { jobLeaseModel } from './outbox/job-lease.model.js';
+import { outboxModel } from './outbox/message.model.js';
+import { webhookModel } from './webhooks/webhook.model.js';
 
 function compileModels(conn: Connection) {
   return {
@@ -12,6 +17,13 @@ function compileModels(conn: Connection) {
     LoginAttempt: loginAttemptModel(conn),
     Event: eventModel(conn),
     Booking: bookingModel(conn),
+    OutboxMessage: outboxModel(conn),
+    JobLease: jobLeaseModel(conn),
+    Webhook: webhookModel(conn),
+    Payment: paymentModel(conn),
+    PaymentProviderEvent: providerEventModel(conn),
+    PaymentJob: paymentJobModel(conn),
+    EventStaff: eventStaffModel(conn),
   };
 }
 export type Models = ReturnType<typeof compileModels>;
