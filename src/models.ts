@@ -1,5 +1,6 @@
 import type { Connection } from 'mongoose';
 import { bookingModel } from './bookings/booking.model.js';
+import { couponModel } from './coupons/coupon.model.js';
 import { eventModel } from './events/event.model.js';
 import { loginAttemptModel } from './auth/login-attempt.model.js';
 import { sessionModel } from './auth/session.model.js';
@@ -12,6 +13,7 @@ function compileModels(conn: Connection) {
     LoginAttempt: loginAttemptModel(conn),
     Event: eventModel(conn),
     Booking: bookingModel(conn),
+    Coupon: couponModel(conn),
   };
 }
 export type Models = ReturnType<typeof compileModels>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { objectId, pagination, problemSchema } from '../lib/http.js';
+import { couponCode } from '../coupons/schemas.js';
 import { BOOKING_STATUSES, type BookingFields, type BookingStatus } from './booking.model.js';
 
 /** The per-event limit (maxTicketsPerBooking) is checked by the service; this is only a sanity bound. */
@@ -25,6 +26,7 @@ export const createBookingBody = z
     eventId: objectId,
     quantity: z.number().int().min(1).max(MAX_QUANTITY).optional(),
     items: z.array(orderItem).min(1).max(MAX_ITEMS).optional(),
+    couponCode: couponCode.optional(),
   })
   .strict()
   .superRefine((body, ctx) => {

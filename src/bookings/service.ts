@@ -129,6 +129,7 @@ export async function confirmBooking(
         if (!confirmed) throw invalidState('no longer pending');
         // Still live (checked above in this snapshot): its hold group exists until expiresAt.
         sales.ledger.confirmHold(lines, current.expiresAt as Date);
+        sales.coupons.confirmed(current);
         await saveLedger(deps, sales, session);
         // Hook: tickets issuance and outbox messages of a confirmation belong here, in this transaction.
         return { booking: confirmed, replayed: false };
@@ -168,6 +169,7 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
         const lines = linesOf(before, sales.event.ticketTypes[0]?._id);
         if (before.status === 'confirmed') sales.ledger.refund(lines);
         else sales.ledger.releaseHold(lines, before.expiresAt as Date);
+        sales.coupons.cancelled(before);
         await saveLedger(deps, sales, session);
       }
       // Hook: outbox messages (booking.cancelled, refunds) and ticket voiding belong here.
