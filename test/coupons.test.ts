@@ -215,6 +215,19 @@ describe('released redemptions', () => {
     await expectAuditClean(eventId);
   });
 
+  it('cancelling the event gives every redemption back', async () => {
+    const eventId = await createEvent(t.app, organizer.accessToken, { price: 1000 });
+    const coupon = await addCoupon(t.app, organizer.accessToken, eventId, { code: 'GONEWITHIT', amountOff: 1000, maxRedemptions: 5 });
+    // One confirmed at once (free after the discount), one held.
+    expect(priced(await book(t.app, buyer.accessToken, { eventId, quantity: 1, couponCode: 'GONEWITHIT' })).status).toBe('confirmed');
+    expect(priced(await book(t.app, buyer.accessToken, { eventId, quantity: 2, couponCode: 'GONEWITHIT' })).status).toBe('pending');
+    expect(await redemptionsOf(t.app, organizer.accessToken, eventId, coupon.id)).toBe(2);
+    const cancelled = await t.app.inject({ method: 'POST', url: `/api/v1/events/${eventId}/cancel`, headers: { authorization: `Bearer ${organizer.accessToken}` } });
+    expect(cancelled.statusCode).toBe(200);
+    expect(await redemptionsOf(t.app, organizer.accessToken, eventId, coupon.id)).toBe(0);
+    await expectAuditClean(eventId);
+  });
+
   it('the audit fails on a coupon ledger that differs from the bookings', async () => {
     const eventId = await createEvent(t.app, organizer.accessToken, { price: 1000 });
     const coupon = await addCoupon(t.app, organizer.accessToken, eventId, { code: 'AUDIT', percentOff: 10 });
