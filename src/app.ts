@@ -18,12 +18,14 @@ import core from './plugins/core.js';
 import database from './plugins/database.js';
 import docs from './plugins/docs.js';
 import metrics from './plugins/metrics.js';
+import outbox from './outbox/plugin.js';
 import errors, { sendProblem, toAppError } from './plugins/errors.js';
 import { acceptOnlyJson } from './plugins/json-bodies.js';
 import rateLimits from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
 import requestContext, { REQUEST_ID_LOG_LABEL, requestIdFrom, writeRequestLine } from './plugins/request-context.js';
 import securityHeaders from './plugins/security-headers.js';
+import webhookRoutes from './webhooks/routes.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -82,6 +84,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(redis, { client: deps.redisClient });
   await app.register(rateLimits);
   await app.register(metrics);
+  // After metrics (it adds the outbox backlog to /metrics), before the routes that enqueue.
+  await app.register(outbox);
 
   await app.register(healthRoutes);
   await app.register(authGuard);
@@ -94,6 +98,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(ticketTypeRoutes, { prefix: '/events' });
       await api.register(couponRoutes, { prefix: '/events' });
       await api.register(bookingRoutes, { prefix: '/bookings' });
+      await api.register(webhookRoutes, { prefix: '/webhooks' });
     },
     { prefix: '/api/v1' },
   );

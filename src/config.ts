@@ -52,6 +52,26 @@ const envSchema = z
     // DESIGN.md 5: production refuses to start on the MongoDB emulator. This lets CI smoke-run the
     // built server on it; never set it in production.
     ALLOW_MONGODB_EMULATOR: bool.default(false),
+    // --- Outbox, worker, emails, webhooks (DESIGN.md 9; README "Notifications and webhooks") ---
+    // Runs the outbox worker and the hold sweeper inside the API process. Unset: on in development,
+    // off in production (`npm run worker` runs them there) and in tests (they start their own).
+    OUTBOX_WORKER_INLINE: bool.optional(),
+    OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+    OUTBOX_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+    // A claimed message is the worker's alone this long; longer than any one delivery may take.
+    OUTBOX_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+    // Retries with exponential backoff and jitter for this long, then the message is marked failed.
+    OUTBOX_RETRY_HOURS: z.coerce.number().positive().max(24 * 7).default(24),
+    HOLD_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+    // "Hold expiring soon" email this long before a hold ends; 0 sends none.
+    HOLD_REMINDER_SECONDS: z.coerce.number().int().min(0).max(24 * 3600).default(120),
+    // Without it development and tests log emails instead of sending them; a production worker
+    // refuses to start without it (src/notifications/mailer.ts).
+    SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+    MAIL_FROM: z.string().min(3).default('Tickets <no-reply@tickets.invalid>'),
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    // Lets webhooks reach private, loopback and link-local addresses: for tests and local setups only.
+    WEBHOOKS_ALLOW_PRIVATE: bool.default(false),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;

@@ -5,6 +5,9 @@ import { eventModel } from './events/event.model.js';
 import { loginAttemptModel } from './auth/login-attempt.model.js';
 import { sessionModel } from './auth/session.model.js';
 import { userModel } from './auth/user.model.js';
+import { jobLeaseModel } from './outbox/job-lease.model.js';
+import { outboxModel } from './outbox/message.model.js';
+import { webhookModel } from './webhooks/webhook.model.js';
 
 function compileModels(conn: Connection) {
   return {
@@ -14,6 +17,9 @@ function compileModels(conn: Connection) {
     Event: eventModel(conn),
     Booking: bookingModel(conn),
     Coupon: couponModel(conn),
+    OutboxMessage: outboxModel(conn),
+    JobLease: jobLeaseModel(conn),
+    Webhook: webhookModel(conn),
   };
 }
 export type Models = ReturnType<typeof compileModels>;

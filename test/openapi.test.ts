@@ -46,6 +46,11 @@ const CONTRACT: readonly [Method, string][] = [
   ['patch', '/api/v1/bookings/{id}/cancel'],
   ['get', '/api/v1/bookings'],
   ['get', '/api/v1/bookings/{id}'],
+  ['post', '/api/v1/webhooks'],
+  ['get', '/api/v1/webhooks'],
+  ['delete', '/api/v1/webhooks/{id}'],
+  ['get', '/api/v1/webhooks/{id}/deliveries'],
+  ['post', '/api/v1/webhooks/{id}/deliveries/{deliveryId}/retry'],
 ];
 const HEALTH: readonly [Method, string][] = [
   ['get', '/health'],
@@ -329,6 +334,26 @@ describe('real answers agree with the document', () => {
     const invalid = await book(t.app, customer.accessToken, { eventId, quantity: 1, couponCode: 'NONE' });
     expect(invalid.json<{ code: string }>().code).toBe('COUPON_INVALID');
     expectDocumented('post', '/api/v1/bookings', invalid);
+  });
+
+  it('for webhooks', async () => {
+    // A literal public address: registration needs no DNS, and nothing is delivered in this test.
+    const created = await send({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(organizer.accessToken), payload: { url: 'https://93.184.216.34/hook', events: ['booking.created'] } });
+    expect(created.statusCode).toBe(201);
+    expectDocumented('post', '/api/v1/webhooks', created);
+    const id = created.json<{ data: { id: string } }>().data.id;
+    expectDocumented('post', '/api/v1/webhooks', await send({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(organizer.accessToken), payload: { url: 'http://127.0.0.1/x', events: ['booking.created'] } }));
+    expectDocumented('get', '/api/v1/webhooks', await send({ method: 'GET', url: '/api/v1/webhooks', headers: bearer(organizer.accessToken) }));
+    expectDocumented('get', '/api/v1/webhooks/{id}/deliveries', await send({ method: 'GET', url: `/api/v1/webhooks/${id}/deliveries`, headers: bearer(organizer.accessToken) }));
+    expectDocumented(
+      'post',
+      '/api/v1/webhooks/{id}/deliveries/{deliveryId}/retry',
+      await send({ method: 'POST', url: `/api/v1/webhooks/${id}/deliveries/${'0'.repeat(24)}/retry`, headers: bearer(organizer.accessToken) }),
+    );
+    expectDocumented('get', '/api/v1/webhooks', await send({ method: 'GET', url: '/api/v1/webhooks', headers: bearer(customer.accessToken) }));
+    const deleted = await send({ method: 'DELETE', url: `/api/v1/webhooks/${id}`, headers: bearer(organizer.accessToken) });
+    expect(deleted.statusCode).toBe(204);
+    expectDocumented('delete', '/api/v1/webhooks/{id}', deleted);
   });
 
   it('for accounts and health', async () => {

@@ -74,6 +74,9 @@ const bookingSchema = new Schema(
     paymentReference: { type: String, default: null },
     confirmedAt: { type: Date, default: null },
     cancelledAt: { type: Date, default: null },
+    /** Set by the hold sweeper (src/outbox/sweeper.ts) when it announces an expired hold, and when it reminds. */
+    expiryAnnouncedAt: { type: Date, default: null },
+    expiryReminderAt: { type: Date, default: null },
   },
   { timestamps: true, versionKey: false },
 );
@@ -97,8 +100,12 @@ bookingSchema.index(
   { unique: true, partialFilterExpression: { confirmIdempotencyKey: { $type: 'string' } } },
 );
 bookingSchema.index({ 'tickets.number': 1 }, { unique: true, partialFilterExpression: { 'tickets.number': { $type: 'string' } } });
-// Removes expired holds eventually; correctness never waits for it (DESIGN.md 2).
-bookingSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, partialFilterExpression: { status: 'pending' } });
+// Removes expired holds eventually; correctness never waits for it (DESIGN.md 2). Keyed on the
+// announcement, not on expiresAt, so that no hold is removed before the sweeper has sent its
+// booking.expired (DESIGN.md 9); only expired pending holds ever get expiryAnnouncedAt.
+bookingSchema.index({ expiryAnnouncedAt: 1 }, { expireAfterSeconds: 0, partialFilterExpression: { status: 'pending' } });
+// The hold sweeper's scans: pending holds by expiry.
+bookingSchema.index({ status: 1, expiresAt: 1 });
 
 export type BookingFields = InferSchemaType<typeof bookingSchema> & { _id: Types.ObjectId };
 export type BookingItem = InferSchemaType<typeof itemSchema>;

@@ -64,6 +64,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     holdTtlMs: app.config.HOLD_TTL_SECONDS * 1000,
     txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
     salesChanged: (eventId) => invalidateEventCache(app.kv, eventId, app.log),
+    outbox: app.outbox,
   });
 
   api.post(

@@ -3,6 +3,7 @@ import { MongoServerError } from 'mongodb';
 import { type ClientSession, Types } from 'mongoose';
 import { notFound } from '../lib/errors.js';
 import { type EventFields, LEDGER_VERSION } from '../events/event.model.js';
+import { bookingMessage } from '../outbox/booking-messages.js';
 import type { BookingFields } from './booking.model.js';
 import { CouponLedger } from '../coupons/ledger.js';
 import { Redemptions } from '../coupons/redeem.js';
@@ -28,8 +29,12 @@ export function duplicateOn(err: unknown): DuplicateOn {
   return null;
 }
 
+/** What claiming and writing the ledger need (the hold sweeper, src/outbox/sweeper.ts, uses them too). */
+// Event and Booking only: the coupon ledger is on the event; coupons themselves are read by decideCreates.
+export type SalesModels = { models: Pick<BookingDeps['models'], 'Event' | 'Booking'> };
+
 /** The first write of every sales transaction: the point all competing transactions conflict on (DESIGN.md 1). */
-export function claimEvent(deps: BookingDeps, eventId: Types.ObjectId, session: ClientSession) {
+export function claimEvent(deps: SalesModels, eventId: Types.ObjectId, session: ClientSession) {
   return deps.models.Event.findOneAndUpdate(
     { _id: eventId },
     { $inc: { salesVersion: 1 } },
@@ -52,7 +57,7 @@ export interface OpenSales {
  * (ledger-audit.ts), exactly, since the claim orders it against every other sale. Null: no event.
  */
 export async function openSales(
-  deps: BookingDeps,
+  deps: SalesModels,
   eventId: Types.ObjectId,
   session: ClientSession,
   now: Date,
@@ -64,7 +69,7 @@ export async function openSales(
 }
 
 /** Writes what the transaction changed in the ledger (its last write to the event, before commit). */
-export async function saveLedger(deps: BookingDeps, sales: OpenSales, session: ClientSession): Promise<void> {
+export async function saveLedger(deps: SalesModels, sales: OpenSales, session: ClientSession): Promise<void> {
   if (!sales.ledger.changed && !sales.coupons.changed) return;
   const update = sales.ledger.update();
   if (sales.coupons.changed) update.$set = { ...update.$set, couponLedger: sales.coupons.stored() };
@@ -211,8 +216,13 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
   // createdAt and updatedAt are already set, so Mongoose keeps them (it only fills missing timestamps).
   if (docs.length > 0 && sales) {
     await deps.models.Booking.insertMany(docs, { session, ordered: true });
-    // Hook: outbox messages of the bookings made (booking.created, and booking.confirmed with the
-    // tickets of free orders) are inserted here, in this session, so they commit with the sale.
+    // Announced in the same transaction (DESIGN.md 9), so they commit with the sale; a free booking
+    // is created confirmed (with its tickets): both messages.
+    const made = docs.map((d) => d.toObject<BookingFields>());
+    await deps.outbox.enqueue(
+      session,
+      made.flatMap((b) => [bookingMessage('booking.created', b), ...(b.status === 'confirmed' ? [bookingMessage('booking.confirmed', b)] : [])]),
+    );
     await saveLedger(deps, sales, session);
   }
   return { decisions, inserted: docs.length };

@@ -9,6 +9,7 @@ import { SalesDesk } from './sales-desk.js';
 import { statusAt } from './schemas.js';
 import { issueTicketsFor } from './tickets.js';
 import { tooBusy, transactionStats } from '../lib/transaction.js';
+import { bookingMessage } from '../outbox/booking-messages.js';
 import type {
   Actor,
   BookingDeps,
@@ -130,8 +131,9 @@ export async function confirmBooking(
         // Still live (checked above in this snapshot): its hold group exists until expiresAt.
         sales.ledger.confirmHold(lines, current.expiresAt as Date);
         sales.coupons.confirmed(current);
+        // Announced in this transaction (DESIGN.md 9): the confirmed booking with its tickets.
+        await deps.outbox.enqueue(session, bookingMessage('booking.confirmed', confirmed));
         await saveLedger(deps, sales, session);
-        // Hook: tickets issuance and outbox messages of a confirmation belong here, in this transaction.
         return { booking: confirmed, replayed: false };
       });
       if (!outcome.replayed) await notify(deps, found.eventId);
@@ -165,6 +167,9 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
       { new: false, session, timestamps: false },
     ).lean<BookingFields>();
     if (before) {
+      const cancelled: BookingFields = { ...before, status: 'cancelled', cancelledAt: now, updatedAt: now };
+      // Announced in this transaction (DESIGN.md 9), before the ledger write (the last one).
+      await deps.outbox.enqueue(session, bookingMessage('booking.cancelled', cancelled));
       if (sales) {
         const lines = linesOf(before, sales.event.ticketTypes[0]?._id);
         if (before.status === 'confirmed') sales.ledger.refund(lines);
@@ -172,8 +177,6 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
         sales.coupons.cancelled(before);
         await saveLedger(deps, sales, session);
       }
-      // Hook: outbox messages (booking.cancelled, refunds) and ticket voiding belong here.
-      const cancelled: BookingFields = { ...before, status: 'cancelled', cancelledAt: now, updatedAt: now };
       return { booking: cancelled, changed: true };
     }
     // Cancelled (or expired, or its event cancelled) while we waited: the same answer as a repeat.

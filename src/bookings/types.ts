@@ -2,6 +2,7 @@ import type { Connection } from 'mongoose';
 import type { Role } from '../auth/user.model.js';
 import type { Clock } from '../lib/clock.js';
 import type { Models } from '../models.js';
+import type { Outbox } from '../outbox/outbox.js';
 import type { BookingFields } from './booking.model.js';
 import type { SalesDesk } from './sales-desk.js';
 
@@ -53,6 +54,8 @@ export interface BookingSettings {
   txTimeoutMs: number;
   /** Runs after every committed change to what an event has sold or held (read-cache invalidation). */
   salesChanged(eventId: string): Promise<void>;
+  /** Announces each change in its transaction (DESIGN.md 9). */
+  outbox: Outbox;
 }
 
 export interface BookingDeps extends BookingSettings {

@@ -7,6 +7,7 @@ import { AppError, notFound } from '../lib/errors.js';
 import { runTransaction } from '../lib/transaction.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
 import { invalidateEventCache } from './cache.js';
+import { eventCancelledMessage } from '../outbox/event-messages.js';
 import { type EventFields, LEDGER_VERSION } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
 import type { CreateEventInput, EventDto, UpdateEventInput } from './schemas.js';
@@ -186,6 +187,9 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
       { $set: { status: 'cancelled', cancelledAt: now } },
       { session },
     );
+    // Announced in this transaction; cancelledAt names the bookings this cancelled (their emails,
+    // notifications/emails.ts).
+    await deps.outbox.enqueue(session, eventCancelledMessage(event, now));
     // Every booking that counted is cancelled: nothing is sold or held any more.
     const ledger = new SalesLedger(event, now);
     ledger.clear();
