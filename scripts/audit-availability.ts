@@ -1,6 +1,7 @@
 /**
  * `npm run audit:availability`: recounts every event's and every ticket type's confirmed and held
- * tickets from the bookings and compares them with the ledger the sales keep (DESIGN.md 12).
+ * tickets, and every coupon's redemptions, from the bookings and compares them with the ledger
+ * the sales keep (DESIGN.md 7, 12).
  * Prints each difference and exits 1 if there is any (2 when it could not run), 0 when all agree.
  * Holds are judged at one instant; run it while nothing sells for a figure that cannot move under it.
  */

@@ -8,6 +8,7 @@ import authGuard from './auth/guard.js';
 import authRoutes from './auth/routes.js';
 import bookingRoutes from './bookings/routes.js';
 import checkInRoutes from './check-in/routes.js';
+import couponRoutes from './coupons/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
 import ticketTypeRoutes from './ticket-types/routes.js';
@@ -104,6 +105,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(authRoutes);
       await api.register(eventRoutes, { prefix: '/events' });
       await api.register(ticketTypeRoutes, { prefix: '/events' });
+      await api.register(couponRoutes, { prefix: '/events' });
       await api.register(bookingRoutes, { prefix: '/bookings' });
       await api.register(webhookRoutes, { prefix: '/webhooks' });
       await api.register(paymentRoutes, { prefix: '/bookings' });

@@ -1,6 +1,7 @@
 import type { Connection } from 'mongoose';
 import { bookingModel } from './bookings/booking.model.js';
 import { eventStaffModel } from './check-in/staff.model.js';
+import { couponModel } from './coupons/coupon.model.js';
 import { eventModel } from './events/event.model.js';
 import { paymentJobModel, paymentModel, providerEventModel } from './payments/payment.model.js';
 import { loginAttemptModel } from './auth/login-attempt.model.js';
@@ -17,6 +18,7 @@ function compileModels(conn: Connection) {
     LoginAttempt: loginAttemptModel(conn),
     Event: eventModel(conn),
     Booking: bookingModel(conn),
+    Coupon: couponModel(conn),
     OutboxMessage: outboxModel(conn),
     JobLease: jobLeaseModel(conn),
     Webhook: webhookModel(conn),

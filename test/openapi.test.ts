@@ -38,6 +38,9 @@ const CONTRACT: readonly [Method, string][] = [
   ['get', '/api/v1/events/{id}/ticket-types'],
   ['patch', '/api/v1/events/{id}/ticket-types/{typeId}'],
   ['delete', '/api/v1/events/{id}/ticket-types/{typeId}'],
+  ['post', '/api/v1/events/{id}/coupons'],
+  ['get', '/api/v1/events/{id}/coupons'],
+  ['patch', '/api/v1/events/{id}/coupons/{couponId}'],
   ['post', '/api/v1/bookings'],
   ['post', '/api/v1/bookings/{id}/confirm'],
   ['patch', '/api/v1/bookings/{id}/cancel'],
@@ -351,6 +354,29 @@ describe('real answers agree with the document', () => {
       await send({ method: 'POST', url: `/api/v1/bookings/${id}/confirm`, headers: { ...bearer(customer.accessToken), 'idempotency-key': randomUUID() } }),
     );
     expectDocumented('patch', '/api/v1/bookings/{id}/cancel', await send({ method: 'PATCH', url: `/api/v1/bookings/${id}/cancel`, headers: bearer(customer.accessToken) }));
+  });
+
+  it('for coupons, and the coupon errors of a booking', async () => {
+    const eventId = await createEvent(t.app, organizer.accessToken);
+    const url = `/api/v1/events/${eventId}/coupons`;
+    const created = await send({ method: 'POST', url, headers: bearer(organizer.accessToken), payload: { code: 'DOC', percentOff: 10, maxRedemptions: 1 } });
+    expect(created.statusCode).toBe(201);
+    expectDocumented('post', '/api/v1/events/{id}/coupons', created);
+    expectDocumented('post', '/api/v1/events/{id}/coupons', await send({ method: 'POST', url, headers: bearer(organizer.accessToken), payload: { code: 'doc', amountOff: 5 } }));
+    expectDocumented('post', '/api/v1/events/{id}/coupons', await send({ method: 'POST', url, headers: bearer(organizer.accessToken), payload: { code: 'x y', amountOff: 5 } }));
+    expectDocumented('get', '/api/v1/events/{id}/coupons', await send({ method: 'GET', url, headers: bearer(organizer.accessToken) }));
+    expectDocumented('get', '/api/v1/events/{id}/coupons', await send({ method: 'GET', url, headers: bearer(customer.accessToken) }));
+    const id = created.json<{ data: { id: string } }>().data.id;
+    expectDocumented('patch', '/api/v1/events/{id}/coupons/{couponId}', await send({ method: 'PATCH', url: `${url}/${id}`, headers: bearer(organizer.accessToken), payload: { maxPerUser: 1 } }));
+    expectDocumented('patch', '/api/v1/events/{id}/coupons/{couponId}', await send({ method: 'PATCH', url: `${url}/${'0'.repeat(24)}`, headers: bearer(organizer.accessToken), payload: { active: false } }));
+
+    expectDocumented('post', '/api/v1/bookings', await book(t.app, customer.accessToken, { eventId, quantity: 1, couponCode: 'DOC' }));
+    const exhausted = await book(t.app, organizer.accessToken, { eventId, quantity: 1, couponCode: 'DOC' });
+    expect(exhausted.json<{ code: string }>().code).toBe('COUPON_EXHAUSTED');
+    expectDocumented('post', '/api/v1/bookings', exhausted);
+    const invalid = await book(t.app, customer.accessToken, { eventId, quantity: 1, couponCode: 'NONE' });
+    expect(invalid.json<{ code: string }>().code).toBe('COUPON_INVALID');
+    expectDocumented('post', '/api/v1/bookings', invalid);
   });
 
   it('for webhooks', async () => {

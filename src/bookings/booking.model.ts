@@ -53,6 +53,8 @@ const bookingSchema = new Schema(
     discount: { type: Number, default: 0, min: 0 },
     totalPrice: { type: Number, required: true, min: 0 },
     couponCode: { type: String, default: null },
+    /** The coupon redeemed (coupons/): its redemptions are derived from bookings that still count. */
+    couponId: { type: Schema.Types.ObjectId, default: null },
     currency: { type: String, required: true },
     /** When the hold lets go; only meaningful while pending. */
     expiresAt: { type: Date, default: null },
@@ -80,6 +82,11 @@ bookingSchema.index({ eventId: 1, status: 1 });
 // Whether a ticket type was ever sold or held (it may be deleted only if not).
 bookingSchema.index({ eventId: 1, 'items.ticketTypeId': 1 });
 bookingSchema.index({ userId: 1, createdAt: -1 });
+// A buyer's redemptions of a coupon on an event (maxPerUser), and the coupon audit.
+bookingSchema.index(
+  { userId: 1, eventId: 1, couponId: 1 },
+  { partialFilterExpression: { couponId: { $type: 'objectId' } } },
+);
 bookingSchema.index(
   { userId: 1, idempotencyKey: 1 },
   { unique: true, partialFilterExpression: { idempotencyKey: { $type: 'string' } } },

@@ -3,6 +3,7 @@ import { type EventFields, LEDGER_VERSION } from '../events/event.model.js';
 import type { Models } from '../models.js';
 import type { BookingFields } from './booking.model.js';
 import { ledgerCounts, type Line } from './ledger.js';
+import { compareCoupons, type CouponRecount, couponLedgerFrom, recountCoupons } from '../coupons/audit.js';
 
 /**
  * The slow path that the ledger replaces, kept for what must not trust the ledger: the audit
@@ -12,7 +13,7 @@ import { ledgerCounts, type Line } from './ledger.js';
  */
 
 type LedgerModels = Pick<Models, 'Event' | 'Booking'>;
-type StoredBooking = Pick<BookingFields, 'status' | 'expiresAt' | 'quantity' | 'items'>;
+type StoredBooking = Pick<BookingFields, 'status' | 'expiresAt' | 'quantity' | 'items' | 'couponId'>;
 
 /** A booking's lines; a booking made before ticket types was all of the event's first (default) type. */
 export function linesOf(booking: Pick<BookingFields, 'quantity' | 'items'>, fallbackTypeId?: Types.ObjectId): Line[] {
@@ -28,6 +29,8 @@ export interface Recount {
   confirmed: Map<string, number>;
   /** Live held tickets per `typeId|expiresAt(ms)`. */
   holds: Map<string, number>;
+  /** Redemptions per coupon (coupons/audit.ts). */
+  coupons: CouponRecount;
 }
 
 export const holdKey = (typeId: unknown, expiresAt: Date | string) => `${String(typeId)}|${new Date(expiresAt).getTime()}`;
@@ -43,7 +46,7 @@ export async function recount(
   const holds = new Map<string, number>();
   const bookings = await models.Booking.find(
     { eventId: event._id, status: { $in: ['confirmed', 'pending'] } },
-    { status: 1, expiresAt: 1, quantity: 1, items: 1 },
+    { status: 1, expiresAt: 1, quantity: 1, items: 1, couponId: 1 },
   )
     .session(session ?? null)
     .lean<StoredBooking[]>();
@@ -58,7 +61,7 @@ export async function recount(
       }
     }
   }
-  return { confirmed, holds };
+  return { confirmed, holds, coupons: recountCoupons(bookings, now) };
 }
 
 /** One difference between the ledger and the bookings. */
@@ -70,7 +73,11 @@ export interface Difference {
 }
 
 /** Compares an event's ledger with a recount; empty when they agree exactly. */
-export function compare(event: Pick<EventFields, '_id' | 'ticketTypes' | 'holds'>, counted: Recount, now: Date): Difference[] {
+export function compare(
+  event: Pick<EventFields, '_id' | 'ticketTypes' | 'holds' | 'couponLedger'>,
+  counted: Recount,
+  now: Date,
+): Difference[] {
   const eventId = String(event._id);
   const diffs: Difference[] = [];
   const note = (what: string, ledger: number, bookings: number) => {
@@ -101,6 +108,7 @@ export function compare(event: Pick<EventFields, '_id' | 'ticketTypes' | 'holds'
   for (const key of new Set([...ledgerGroups.keys(), ...counted.holds.keys()])) {
     note(`hold group ${key}`, ledgerGroups.get(key) ?? 0, counted.holds.get(key) ?? 0);
   }
+  for (const d of compareCoupons(event.couponLedger, counted.coupons, now)) diffs.push({ eventId, ...d });
   return diffs;
 }
 
@@ -111,6 +119,7 @@ export function ledgerFromRecount(types: EventFields['ticketTypes'], counted: Re
       const [typeId, at] = key.split('|');
       return { typeId: new Types.ObjectId(typeId), expiresAt: new Date(Number(at)), quantity };
     }),
+    couponLedger: couponLedgerFrom(counted.coupons),
     ledgerVersion: LEDGER_VERSION,
   };
   types.forEach((t, i) => {
@@ -171,7 +180,7 @@ export async function rebuildLedger(
 export async function auditAll(models: LedgerModels, now: Date): Promise<{ events: number; differences: Difference[] }> {
   const differences: Difference[] = [];
   let events = 0;
-  const cursor = models.Event.find({}, { ticketTypes: 1, holds: 1, ledgerVersion: 1 }).lean<EventFields[]>().cursor();
+  const cursor = models.Event.find({}, { ticketTypes: 1, holds: 1, couponLedger: 1, ledgerVersion: 1 }).lean<EventFields[]>().cursor();
   for await (const event of cursor) {
     events++;
     if (event.ledgerVersion !== LEDGER_VERSION) {

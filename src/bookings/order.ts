@@ -1,5 +1,6 @@
 import { Types } from 'mongoose';
 import type { EventFields, TicketTypeFields } from '../events/event.model.js';
+import { type CouponTerms, discountFor } from '../coupons/pricing.js';
 import { notFound } from '../lib/errors.js';
 import type { Line } from './ledger.js';
 import { lineOutOfRange, notOnSale, quantityOutOfRange, ticketTypeRequired } from './problems.js';
@@ -87,10 +88,10 @@ export function resolveOrder(event: SaleEvent, input: CreateBookingInput, now: D
   });
 }
 
-/** Prices the lines at the types' current prices; the discount hook for coupons is here. */
-export function priceOrder(lines: OrderLine[]): PricedOrder {
+/** Prices the lines at the types' current prices, less the coupon's discount (coupons/pricing.ts). */
+export function priceOrder(lines: OrderLine[], coupon?: CouponTerms | null): PricedOrder {
   const subtotal = lines.reduce((sum, l) => sum + l.unitPrice * l.quantity, 0);
-  const discount = 0;
+  const discount = coupon ? Math.min(subtotal, discountFor(coupon, lines)) : 0;
   return {
     lines,
     quantity: lines.reduce((sum, l) => sum + l.quantity, 0),

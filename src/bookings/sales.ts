@@ -5,6 +5,8 @@ import { notFound } from '../lib/errors.js';
 import { type EventFields, LEDGER_VERSION } from '../events/event.model.js';
 import { bookingMessage } from '../outbox/booking-messages.js';
 import type { BookingFields } from './booking.model.js';
+import { CouponLedger } from '../coupons/ledger.js';
+import { Redemptions } from '../coupons/redeem.js';
 import { SalesLedger } from './ledger.js';
 import { migrateEvent } from './ledger-audit.js';
 import { priceOrder, resolveOrder } from './order.js';
@@ -28,7 +30,8 @@ export function duplicateOn(err: unknown): DuplicateOn {
 }
 
 /** What claiming and writing the ledger need (the hold sweeper, src/outbox/sweeper.ts, uses them too). */
-export type SalesModels = Pick<BookingDeps, 'models'>;
+// Event and Booking only: the coupon ledger is on the event; coupons themselves are read by decideCreates.
+export type SalesModels = { models: Pick<BookingDeps['models'], 'Event' | 'Booking'> };
 
 /** The first write of every sales transaction: the point all competing transactions conflict on (DESIGN.md 1). */
 export function claimEvent(deps: SalesModels, eventId: Types.ObjectId, session: ClientSession) {
@@ -44,6 +47,8 @@ export function claimEvent(deps: SalesModels, eventId: Types.ObjectId, session: 
 export interface OpenSales {
   event: EventFields;
   ledger: SalesLedger;
+  /** The coupons' redemptions, on the same document and snapshot (coupons/ledger.ts). */
+  coupons: CouponLedger;
 }
 
 /**
@@ -60,13 +65,15 @@ export async function openSales(
   const claimed = await claimEvent(deps, eventId, session);
   if (!claimed) return null;
   const event = claimed.ledgerVersion === LEDGER_VERSION ? claimed : await migrateEvent(deps.models, claimed, now, session);
-  return { event, ledger: new SalesLedger(event, now) };
+  return { event, ledger: new SalesLedger(event, now), coupons: new CouponLedger(event.couponLedger, now) };
 }
 
 /** Writes what the transaction changed in the ledger (its last write to the event, before commit). */
 export async function saveLedger(deps: SalesModels, sales: OpenSales, session: ClientSession): Promise<void> {
-  if (!sales.ledger.changed) return;
-  await deps.models.Event.updateOne({ _id: sales.event._id }, sales.ledger.update(), { session, timestamps: false });
+  if (!sales.ledger.changed && !sales.coupons.changed) return;
+  const update = sales.ledger.update();
+  if (sales.coupons.changed) update.$set = { ...update.$set, couponLedger: sales.coupons.stored() };
+  await deps.models.Event.updateOne({ _id: sales.event._id }, update, { session, timestamps: false });
 }
 
 export async function notify(deps: BookingDeps, eventId: Types.ObjectId | string): Promise<void> {
@@ -149,6 +156,7 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
     items.map((i) => i.input),
     session,
   );
+  const redemptions = sales && new Redemptions(deps.models, eventId, session, now, sales.coupons);
   const madeHere = new Map<string, BookingFields>();
   const decisions = new Map<Item, Decision>();
   const docs: InstanceType<BookingDeps['models']['Booking']>[] = [];
@@ -167,9 +175,11 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
       const { event, ledger } = sales;
       if (event.status !== 'published') throw notOnSale(`it is ${event.status}`);
       if (event.startsAt.getTime() <= now.getTime()) throw notOnSale('it has already started');
-      // Coupons (priceOrder), seats and the waitlist's reserved tickets (ledger) decide here too,
-      // on this same snapshot: no second conflict point.
-      const order = priceOrder(resolveOrder(event, input, now));
+      // Coupons (Redemptions, priceOrder), seats and the waitlist's reserved tickets (ledger) decide
+      // here too, on this same snapshot: no second conflict point.
+      const lines = resolveOrder(event, input, now);
+      const coupon = input.couponCode && redemptions ? await redemptions.check(input.couponCode, actor.userId, lines) : null;
+      const order = priceOrder(lines, coupon);
       // All lines or none, against the per-type and the event's figures of this one snapshot.
       const short = ledger.shortfall(order.lines);
       if (short) {
@@ -181,6 +191,7 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
       const expiresAt = free ? null : new Date(now.getTime() + deps.holdTtlMs);
       if (expiresAt) ledger.hold(order.lines, expiresAt);
       else ledger.sell(order.lines);
+      if (coupon) redemptions?.take(coupon, actor.userId, expiresAt);
       const doc = new deps.models.Booking({
         eventId,
         userId: new Types.ObjectId(actor.userId),
@@ -191,6 +202,8 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
         subtotal: order.subtotal,
         discount: order.discount,
         totalPrice: order.totalPrice,
+        couponCode: coupon?.code ?? null,
+        couponId: coupon?._id ?? null,
         currency: event.currency,
         expiresAt,
         tickets: free ? await issueTicketsFor(deps, eventId, order.lines) : [],

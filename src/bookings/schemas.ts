@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { objectId, pagination, problemSchema } from '../lib/http.js';
 import { paymentSchema, type PaymentView } from '../payments/schemas.js';
 import { ticketSchema, toTicketView } from '../tickets/schemas.js';
+import { couponCode } from '../coupons/schemas.js';
 import { BOOKING_STATUSES, type BookingFields, type BookingStatus } from './booking.model.js';
 
 /** The per-event limit (maxTicketsPerBooking) is checked by the service; this is only a sanity bound. */
@@ -27,6 +28,7 @@ export const createBookingBody = z
     eventId: objectId,
     quantity: z.number().int().min(1).max(MAX_QUANTITY).optional(),
     items: z.array(orderItem).min(1).max(MAX_ITEMS).optional(),
+    couponCode: couponCode.optional(),
   })
   .strict()
   .superRefine((body, ctx) => {

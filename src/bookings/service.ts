@@ -142,6 +142,7 @@ export async function confirmBooking(
         if (!confirmed) throw invalidState('no longer pending');
         // Still live (checked above in this snapshot): its hold group exists until expiresAt.
         sales.ledger.confirmHold(lines, current.expiresAt as Date);
+        sales.coupons.confirmed(current);
         // Announced in this transaction (DESIGN.md 9): the confirmed booking with its tickets.
         await deps.outbox.enqueue(session, bookingMessage('booking.confirmed', confirmed));
         await saveLedger(deps, sales, session);
@@ -254,6 +255,7 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
         const lines = linesOf(before, sales.event.ticketTypes[0]?._id);
         if (before.status === 'confirmed') sales.ledger.refund(lines);
         else sales.ledger.releaseHold(lines, before.expiresAt as Date);
+        sales.coupons.cancelled(before);
         await saveLedger(deps, sales, session);
       }
       // A paid booking is refunded: the refund is queued in this transaction (src/payments).

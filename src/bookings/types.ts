@@ -36,6 +36,8 @@ export interface CreateBookingInput {
   eventId: string;
   quantity?: number;
   items?: OrderItemInput[];
+  /** A coupon of the event, matched case-insensitively (coupons/redeem.ts). */
+  couponCode?: string;
 }
 
 /** One purchase waiting for its event's next sales transaction. */
@@ -60,7 +62,7 @@ export interface BookingPayments {
 
 export interface BookingSettings {
   db: Connection;
-  models: Pick<Models, 'Event' | 'Booking'>;
+  models: Pick<Models, 'Event' | 'Booking' | 'Coupon'>;
   clock: Clock;
   holdTtlMs: number;
   /** BOOKING_TX_TIMEOUT_MS: how long one sale, confirm or cancel may take, queueing and retries included. */

@@ -44,6 +44,24 @@ const holdSchema = new Schema(
   { _id: false, versionKey: false },
 );
 
+/**
+ * Ledger of a coupon's redemptions (coupons/ledger.ts): confirmed bookings using it, and live
+ * pending ones grouped by expiry exactly like ticket holds, so a redemption is given back at the
+ * instant its hold expires. Changed only by the sales transactions; recounted by the audit.
+ */
+const couponHoldSchema = new Schema(
+  { expiresAt: { type: Date, required: true }, count: { type: Number, required: true, min: 0 } },
+  { _id: false, versionKey: false },
+);
+const couponEntrySchema = new Schema(
+  {
+    couponId: { type: Schema.Types.ObjectId, required: true },
+    confirmed: { type: Number, default: 0, min: 0 },
+    holds: { type: [couponHoldSchema], default: [] },
+  },
+  { _id: false, versionKey: false },
+);
+
 /** Events with ticket types and the ledger have this version; older documents get it from `npm run db:migrate`. */
 export const LEDGER_VERSION = 1;
 
@@ -68,6 +86,7 @@ const eventSchema = new Schema(
     salesVersion: { type: Number, default: 0 },
     ticketTypes: { type: [ticketTypeSchema], default: [] },
     holds: { type: [holdSchema], default: [] },
+    couponLedger: { type: [couponEntrySchema], default: [] },
     /** Absent on events made before ticket types: their figures come from a recount until migrated. */
     ledgerVersion: { type: Number },
     /** Bumped on every change an organizer makes; the ETag of the event. */
@@ -87,11 +106,19 @@ eventSchema.index({ organizerId: 1, createdAt: -1 });
 
 export type TicketTypeFields = InferSchemaType<typeof ticketTypeSchema> & { _id: Types.ObjectId };
 export type HoldFields = InferSchemaType<typeof holdSchema>;
+/** A plain entry of the coupon ledger (lean reads), not Mongoose's nested document arrays. */
+export interface CouponEntryFields {
+  couponId: Types.ObjectId;
+  confirmed: number;
+  holds: { expiresAt: Date; count: number }[];
+}
 // Plain arrays (what lean reads give), not Mongoose's document arrays.
-export type EventFields = Omit<InferSchemaType<typeof eventSchema>, 'ticketTypes' | 'holds'> & {
+export type EventFields = Omit<InferSchemaType<typeof eventSchema>, 'ticketTypes' | 'holds' | 'couponLedger'> & {
   _id: Types.ObjectId;
   ticketTypes: TicketTypeFields[];
   holds: HoldFields[];
+  /** Absent on events stored before coupons (read as empty). */
+  couponLedger?: CouponEntryFields[];
 };
 export type EventDocument = HydratedDocument<EventFields>;
 

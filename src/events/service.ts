@@ -201,7 +201,8 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
     await deps.payments?.eventCancelled(event._id, session);
     return deps.models.Event.findOneAndUpdate(
       { _id: event._id },
-      { $set: { ...cleared, status: 'cancelled' }, $inc: { revision: 1 } },
+      // Every coupon redemption went with its booking (coupons/ledger.ts).
+      { $set: { ...cleared, couponLedger: [], status: 'cancelled' }, $inc: { revision: 1 } },
       { session, new: true },
     ).lean();
   });
