@@ -64,7 +64,7 @@ export function writeBenchmarks(path: string, results: ScenarioResult[], command
     `- Service under test: ${service}`,
     '- Load generator: autocannon 8, programmatic, in the runner process (the server is a separate process, so the two do not share an event loop; they do share the 2 cores).',
     '- The baseline (a bare Fastify route, same start-up, same connections) is measured before and after the service scenarios; ratios divide by the mean of the two, and their spread shows how steady the machine was.',
-    '- Rate limits lifted (RATE_LIMIT_ENABLED=false) and bcrypt cost 4 for the load runs only; everything else as configured by default.',
+    '- Rate limits lifted (RATE_LIMIT_ENABLED=false), bcrypt cost 4 and the outbox worker out of the API process (OUTBOX_WORKER_INLINE=false, as in production) for the load runs only; everything else as configured by default.',
     '',
     '## Summary',
     '',

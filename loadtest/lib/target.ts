@@ -191,6 +191,9 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       ADMIN_EMAIL: admin.email,
       ADMIN_PASSWORD: admin.password,
       DOCS_ENABLED: 'false',
+      // As in production, the outbox worker and sweepers run in their own process (npm run worker),
+      // not inside the API being measured; development would otherwise run them in-process.
+      OUTBOX_WORKER_INLINE: 'false',
       ...prof.env,
     };
     const server = await startChild(`${scenario}-server`, 'loadtest/lib/children/service.ts', env, { compiled: !opts.tsx });
