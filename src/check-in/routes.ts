@@ -43,7 +43,14 @@ export default async function checkInRoutes(app: FastifyInstance): Promise<void>
   // retrying after a lost answer gets its 200 back instead of a 409 for its own scan.
   await app.register(idempotency);
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const deps: CheckInDeps = { models: app.models, keys: app.ticketKeys, clock: app.clock };
+  const deps: CheckInDeps = {
+    models: app.models,
+    keys: app.ticketKeys,
+    clock: app.clock,
+    db: app.db,
+    outbox: app.outbox,
+    txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
+  };
 
   api.get(
     '/:id/check-in-key',
