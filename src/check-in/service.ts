@@ -238,7 +238,8 @@ export async function checkInBatch(
     byTicket.set(claims.ticketId, group);
   });
 
-  await eachLimited([...byTicket.values()], BATCH_WRITE_CONCURRENCY, async ({ claims, indices }) => {
+  type Group = { claims: TicketClaims; indices: number[] };
+  const one = async ({ claims, indices }: Group): Promise<void> => {
     // Earliest first; of equal times, the one sent first.
     indices.sort((a, b) => scans[a].scannedAt.getTime() - scans[b].scannedAt.getTime() || a - b);
     const [first, ...rest] = indices;
@@ -253,6 +254,24 @@ export async function checkInBatch(
     }
     const error = await whyNot(deps, claims);
     for (const i of indices) results[i] = failure(i, error, claims.ticketId);
+  };
+  // Tickets of one booking share its document: written in parallel, their transactions would only
+  // conflict and retry. So one lane per booking, its tickets one after another.
+  const groups = [...byTicket.values()];
+  const owners = await deps.models.Booking.find(
+    { 'tickets._id': { $in: groups.map((g) => new Types.ObjectId(g.claims.ticketId)) } },
+    { _id: 1, 'tickets._id': 1 },
+  ).lean<{ _id: Types.ObjectId; tickets: { _id: Types.ObjectId }[] }[]>();
+  const bookingOf = new Map<string, string>();
+  for (const b of owners) for (const x of b.tickets) bookingOf.set(String(x._id), String(b._id));
+  const lanes = new Map<string, Group[]>();
+  for (const g of groups) {
+    // A ticket we do not hold gets a lane of its own (whyNot answers it).
+    const key = bookingOf.get(g.claims.ticketId) ?? `ticket:${g.claims.ticketId}`;
+    lanes.set(key, [...(lanes.get(key) ?? []), g]);
+  }
+  await eachLimited([...lanes.values()], BATCH_WRITE_CONCURRENCY, async (lane) => {
+    for (const g of lane) await one(g);
   });
   return results;
 }
