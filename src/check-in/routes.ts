@@ -22,6 +22,7 @@ import {
   toScanResultView,
 } from './schemas.js';
 import { type CheckInDeps, checkIn, checkInBatch, checkInStats } from './service.js';
+import { KeyedLanes } from './lanes.js';
 import { addStaff, listStaff, removeStaff, type StaffMember } from './staff.js';
 
 const tags = ['check-in'];
@@ -50,6 +51,7 @@ export default async function checkInRoutes(app: FastifyInstance): Promise<void>
     db: app.db,
     outbox: app.outbox,
     txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
+    lanes: new KeyedLanes(),
   };
 
   api.get(

@@ -13,6 +13,7 @@ import { type TicketView, toTicketView } from '../tickets/schemas.js';
 import { findTicket } from '../tickets/service.js';
 import type { TicketFields } from '../tickets/ticket.schema.js';
 import { assertDoorAccess, type CheckInModels } from './access.js';
+import type { KeyedLanes } from './lanes.js';
 import { alreadyCheckedIn, invalidTicketCode, ticketVoid, wrongEvent } from './problems.js';
 
 /** A check-in that was recorded: what the outbox message `ticket.checked_in` will carry. */
@@ -33,6 +34,8 @@ export interface CheckInDeps {
   outbox: Outbox;
   /** BOOKING_TX_TIMEOUT_MS: the check-in transaction, retries included, ends by then. */
   txTimeoutMs: number;
+  /** Check-ins of one booking's tickets, one at a time in this process (lanes.ts). */
+  lanes: KeyedLanes;
 }
 
 export interface Scan {
@@ -130,7 +133,21 @@ async function whyNot(deps: CheckInDeps, claims: TicketClaims): Promise<AppError
  * Two concurrent scans of one ticket write the same document: one commits, the other meets a
  * write conflict, is retried by runTransaction, and then no longer matches (null, nothing written).
  */
-function recordAndAnnounce(
+async function recordAndAnnounce(
+  deps: CheckInDeps,
+  claims: TicketClaims,
+  at: Date,
+  earlierWins: boolean,
+  eventId: string,
+  by: string,
+): Promise<Recorded | null> {
+  const owner = await deps.models.Booking.findOne({ 'tickets._id': new Types.ObjectId(claims.ticketId) }, { _id: 1 }).lean<{ _id: Types.ObjectId }>();
+  // A ticket we do not hold matches nothing below; its own lane keeps it out of everyone's way.
+  const lane = owner ? `booking:${String(owner._id)}` : `ticket:${claims.ticketId}`;
+  return deps.lanes.run(lane, () => transactCheckIn(deps, claims, at, earlierWins, eventId, by));
+}
+
+function transactCheckIn(
   deps: CheckInDeps,
   claims: TicketClaims,
   at: Date,
