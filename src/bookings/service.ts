@@ -179,7 +179,7 @@ const TOO_LATE = 'The payment arrived after the hold expired and the tickets wer
  * charged without tickets).
  */
 export async function settlePaidBooking(
-  deps: Pick<BookingDeps, 'models' | 'clock' | 'ticketKeys'>,
+  deps: Pick<BookingDeps, 'models' | 'clock' | 'ticketKeys' | 'outbox'>,
   sales: OpenSales | null,
   bookingId: Types.ObjectId,
   paymentReference: string,
@@ -225,6 +225,8 @@ export async function settlePaidBooking(
   // A live hold's group is still in the ledger until expiresAt; an expired one is already gone.
   if (live) sales.ledger.confirmHold(lines, booking.expiresAt as Date);
   else sales.ledger.sell(lines);
+  // Announced in the payment's transaction (DESIGN.md 9), before the ledger write (the last one).
+  await deps.outbox.enqueue(session, bookingMessage('booking.confirmed', confirmed));
   await saveLedger(deps, sales, session);
   return { kind: 'confirmed', booking: confirmed };
 }

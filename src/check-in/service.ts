@@ -1,14 +1,19 @@
-import { Types } from 'mongoose';
+import { performance } from 'node:perf_hooks';
+import { type ClientSession, type Connection, Types } from 'mongoose';
 import type { BookingFields } from '../bookings/booking.model.js';
 import type { Actor } from '../events/access.js';
 import type { Clock } from '../lib/clock.js';
 import { AppError } from '../lib/errors.js';
+import { runTransaction } from '../lib/transaction.js';
+import type { Outbox } from '../outbox/outbox.js';
+import { checkedInMessage } from '../outbox/ticket-messages.js';
 import { type TicketClaims, verifyTicketCode } from '../tickets/codes.js';
 import type { TicketKeys } from '../tickets/keys.js';
 import { type TicketView, toTicketView } from '../tickets/schemas.js';
 import { findTicket } from '../tickets/service.js';
 import type { TicketFields } from '../tickets/ticket.schema.js';
 import { assertDoorAccess, type CheckInModels } from './access.js';
+import type { KeyedLanes } from './lanes.js';
 import { alreadyCheckedIn, invalidTicketCode, ticketVoid, wrongEvent } from './problems.js';
 
 /** A check-in that was recorded: what the outbox message `ticket.checked_in` will carry. */
@@ -24,11 +29,13 @@ export interface CheckInDeps {
   models: CheckInModels;
   keys: TicketKeys;
   clock: Clock;
-  /**
-   * The one place a recorded check-in is announced. Nothing listens yet: when the outbox
-   * (notifications) lands, `ticket.checked_in` is written here.
-   */
-  announce?: (message: CheckedIn) => Promise<void>;
+  db: Connection;
+  /** `ticket.checked_in` is written in the transaction of the conditional write (DESIGN.md 9). */
+  outbox: Outbox;
+  /** BOOKING_TX_TIMEOUT_MS: the check-in transaction, retries included, ends by then. */
+  txTimeoutMs: number;
+  /** Check-ins of one booking's tickets, one at a time in this process (lanes.ts). */
+  lanes: KeyedLanes;
 }
 
 export interface Scan {
@@ -67,14 +74,20 @@ type Recorded = Pick<BookingFields, '_id' | 'status'> & { tickets: TicketFields[
  * confirmed (so the ticket is not void) and the ticket is unchecked (or, with `earlierWins`, was
  * checked in later than `at`). One document, one atomic update: of any number of concurrent online
  * scans exactly one matches, and a recorded time can only move earlier. Returns the booking with
- * just that ticket, or null when nothing matched.
+ * just that ticket as written, and whether the ticket was unchecked before; null when nothing matched.
  */
-function recordCheckIn(deps: CheckInDeps, claims: TicketClaims, at: Date, earlierWins: boolean): Promise<Recorded | null> {
+async function recordCheckIn(
+  deps: CheckInDeps,
+  claims: TicketClaims,
+  at: Date,
+  earlierWins: boolean,
+  session: ClientSession,
+): Promise<{ recorded: Recorded; newly: boolean } | null> {
   const ticketId = new Types.ObjectId(claims.ticketId);
   const unchecked = earlierWins
     ? { $or: [{ checkedInAt: null }, { checkedInAt: { $gt: at } }] }
     : { checkedInAt: null };
-  return deps.models.Booking.findOneAndUpdate(
+  const before = await deps.models.Booking.findOneAndUpdate(
     {
       // Found by the ticket id (a multikey index). The event needs no condition: the signed code
       // binds this ticket id to its event, and the caller checked the code's event already.
@@ -88,12 +101,18 @@ function recordCheckIn(deps: CheckInDeps, claims: TicketClaims, at: Date, earlie
     { $set: { 'tickets.$[t].checkedInAt': at } },
     {
       arrayFilters: [{ 't._id': ticketId }],
-      new: true,
+      // The ticket as it was: whether this is its first check-in (an offline batch may only move
+      // an earlier recorded time, which is not announced again).
+      new: false,
       projection: { status: 1, tickets: { $elemMatch: { _id: ticketId } } },
       // A scan is not an edit of the booking.
       timestamps: false,
+      session,
     },
   ).lean<Recorded>();
+  const ticket = before?.tickets[0];
+  if (!before || !ticket) return null;
+  return { recorded: { ...before, tickets: [{ ...ticket, checkedInAt: at }] }, newly: ticket.checkedInAt == null };
 }
 
 /** Why a conditional write did not match: the answer for the scan (an AppError to throw). */
@@ -109,16 +128,53 @@ async function whyNot(deps: CheckInDeps, claims: TicketClaims): Promise<AppError
   return ticketVoid();
 }
 
-async function announce(deps: CheckInDeps, booking: Recorded, eventId: string, by: string): Promise<void> {
-  const [ticket] = booking.tickets;
-  if (!deps.announce || !ticket?.checkedInAt) return;
-  await deps.announce({
-    eventId,
-    bookingId: String(booking._id),
-    ticketId: String(ticket._id),
-    checkedInAt: ticket.checkedInAt,
-    checkedInBy: by,
-  });
+/**
+ * The conditional write and its announcement, committed together or not at all (DESIGN.md 9).
+ * Two concurrent scans of one ticket write the same document: one commits, the other meets a
+ * write conflict, is retried by runTransaction, and then no longer matches (null, nothing written).
+ */
+async function recordAndAnnounce(
+  deps: CheckInDeps,
+  claims: TicketClaims,
+  at: Date,
+  earlierWins: boolean,
+  eventId: string,
+  by: string,
+): Promise<Recorded | null> {
+  const owner = await deps.models.Booking.findOne({ 'tickets._id': new Types.ObjectId(claims.ticketId) }, { _id: 1 }).lean<{ _id: Types.ObjectId }>();
+  // A ticket we do not hold matches nothing below; its own lane keeps it out of everyone's way.
+  const lane = owner ? `booking:${String(owner._id)}` : `ticket:${claims.ticketId}`;
+  return deps.lanes.run(lane, () => transactCheckIn(deps, claims, at, earlierWins, eventId, by));
+}
+
+function transactCheckIn(
+  deps: CheckInDeps,
+  claims: TicketClaims,
+  at: Date,
+  earlierWins: boolean,
+  eventId: string,
+  by: string,
+): Promise<Recorded | null> {
+  return runTransaction(
+    deps.db,
+    async (session) => {
+      const written = await recordCheckIn(deps, claims, at, earlierWins, session);
+      if (!written) return null;
+      const { recorded, newly } = written;
+      const ticket = recorded.tickets[0];
+      if (!newly) return recorded;
+      const checkedIn: CheckedIn = {
+        eventId,
+        bookingId: String(recorded._id),
+        ticketId: String(ticket._id),
+        checkedInAt: at,
+        checkedInBy: by,
+      };
+      await deps.outbox.enqueue(session, checkedInMessage(checkedIn, ticket.number));
+      return recorded;
+    },
+    { deadline: performance.now() + deps.txTimeoutMs, commitIf: (r) => r !== null },
+  );
 }
 
 /**
@@ -131,9 +187,8 @@ export async function checkIn(deps: CheckInDeps, actor: Actor, eventId: string, 
   await assertDoorAccess(deps.models, actor, eventId);
   const claims = await claimsFor(deps.keys, scan.code, eventId);
   const at = scan.scannedAt ?? now;
-  const recorded = await recordCheckIn(deps, claims, at, false);
+  const recorded = await recordAndAnnounce(deps, claims, at, false, eventId, actor.userId);
   if (!recorded) throw await whyNot(deps, claims);
-  await announce(deps, recorded, eventId, actor.userId);
   return { ticket: toTicketView(recorded.tickets[0], recorded.status), checkedInAt: at };
 }
 
@@ -200,14 +255,15 @@ export async function checkInBatch(
     byTicket.set(claims.ticketId, group);
   });
 
-  await eachLimited([...byTicket.values()], BATCH_WRITE_CONCURRENCY, async ({ claims, indices }) => {
+  type Group = { claims: TicketClaims; indices: number[] };
+  const one = async ({ claims, indices }: Group): Promise<void> => {
     // Earliest first; of equal times, the one sent first.
     indices.sort((a, b) => scans[a].scannedAt.getTime() - scans[b].scannedAt.getTime() || a - b);
     const [first, ...rest] = indices;
     const at = scans[first].scannedAt;
-    const recorded = await recordCheckIn(deps, claims, at, true);
+    // One transaction per ticket; one message per ticket newly checked in.
+    const recorded = await recordAndAnnounce(deps, claims, at, true, eventId, actor.userId);
     if (recorded) {
-      await announce(deps, recorded, eventId, actor.userId);
       const ticket = toTicketView(recorded.tickets[0], recorded.status);
       results[first] = { index: first, status: 200, code: null, detail: null, ticketId: claims.ticketId, checkedInAt: at, ticket };
       for (const i of rest) results[i] = failure(i, alreadyCheckedIn(at), claims.ticketId);
@@ -215,6 +271,24 @@ export async function checkInBatch(
     }
     const error = await whyNot(deps, claims);
     for (const i of indices) results[i] = failure(i, error, claims.ticketId);
+  };
+  // Tickets of one booking share its document: written in parallel, their transactions would only
+  // conflict and retry. So one lane per booking, its tickets one after another.
+  const groups = [...byTicket.values()];
+  const owners = await deps.models.Booking.find(
+    { 'tickets._id': { $in: groups.map((g) => new Types.ObjectId(g.claims.ticketId)) } },
+    { _id: 1, 'tickets._id': 1 },
+  ).lean<{ _id: Types.ObjectId; tickets: { _id: Types.ObjectId }[] }[]>();
+  const bookingOf = new Map<string, string>();
+  for (const b of owners) for (const x of b.tickets) bookingOf.set(String(x._id), String(b._id));
+  const lanes = new Map<string, Group[]>();
+  for (const g of groups) {
+    // A ticket we do not hold gets a lane of its own (whyNot answers it).
+    const key = bookingOf.get(g.claims.ticketId) ?? `ticket:${g.claims.ticketId}`;
+    lanes.set(key, [...(lanes.get(key) ?? []), g]);
+  }
+  await eachLimited([...lanes.values()], BATCH_WRITE_CONCURRENCY, async (lane) => {
+    for (const g of lane) await one(g);
   });
   return results;
 }

@@ -81,6 +81,7 @@ async function payments(app: FastifyInstance): Promise<void> {
     clock: app.clock,
     log: app.log,
     ticketKeys: app.ticketKeys,
+    outbox: app.outbox,
     provider,
     breaker,
     txTimeoutMs: c.BOOKING_TX_TIMEOUT_MS,
@@ -128,4 +129,4 @@ async function payments(app: FastifyInstance): Promise<void> {
   });
 }
 
-export default fp(payments, { name: 'payments', dependencies: ['config', 'database'] });
+export default fp(payments, { name: 'payments', dependencies: ['config', 'database', 'outbox'] });

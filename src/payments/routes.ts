@@ -38,6 +38,7 @@ function depsOf(app: FastifyInstance): PaymentsDeps {
     clock: app.clock,
     log: app.log,
     ticketKeys: app.ticketKeys,
+    outbox: app.outbox,
     provider: null,
     // Never used without a provider (createPayment refuses first); a pass-through keeps the type whole.
     breaker: { run: (call) => call(), state: () => 'closed', close: () => undefined },

@@ -4,6 +4,9 @@ import { type ClientSession, Types } from 'mongoose';
 import { type OpenSales, openSales } from '../bookings/sales.js';
 import { settlePaidBooking } from '../bookings/service.js';
 import { runTransaction } from '../lib/transaction.js';
+import { bookingMessage } from '../outbox/booking-messages.js';
+import { paymentMessage } from '../outbox/payment-messages.js';
+import type { BookingFields } from '../bookings/booking.model.js';
 import type { PaymentFields } from './payment.model.js';
 import type { PaymentStatus, ProviderEvent } from './provider.js';
 import type { PaymentsDeps } from './types.js';
@@ -82,7 +85,7 @@ export async function queueRefund(
 
 /** Applies one report about a payment inside `session`: the state machine, then the booking. */
 export async function applyReport(
-  deps: Pick<PaymentsDeps, 'models' | 'clock' | 'ticketKeys'>,
+  deps: Pick<PaymentsDeps, 'models' | 'clock' | 'ticketKeys' | 'outbox'>,
   paymentId: Types.ObjectId,
   report: Report,
   session: ClientSession,
@@ -110,6 +113,10 @@ export async function applyReport(
   if (report.status === 'refunded') set.refundedAmount = report.amountRefunded ?? current.amount;
   const moved = await deps.models.Payment.updateOne({ _id: current._id, status: from }, { $set: set }, { session, timestamps: false });
   if (moved.modifiedCount === 0) return { changed: false, refundQueued: false };
+  // The move happened once (the conditional update above): so is its announcement.
+  if (report.status === 'succeeded' || report.status === 'failed') {
+    await deps.outbox.enqueue(session, paymentMessage(`payment.${report.status}`, { ...current, ...set } as PaymentFields));
+  }
 
   if (report.status === 'succeeded') {
     const reference = (set.providerPaymentId as string | undefined) ?? current.providerPaymentId ?? String(current._id);
@@ -122,12 +129,16 @@ export async function applyReport(
     return { changed: true, refundQueued: false, confirmedEventId: outcome.kind === 'confirmed' ? String(current.eventId) : undefined };
   }
   if (report.status === 'refunded') {
-    // A cancelled booking whose money is back reads `refunded` (API.md Bookings).
-    await deps.models.Booking.updateOne(
+    // A cancelled booking whose money is back reads `refunded` (API.md Bookings). booking.refunded
+    // is announced here, when the money is back, not when the refund was decided: the email says
+    // so. A late payment's booking already reads `refunded` (settlePaidBooking) and is announced
+    // now too; the payment's own move to `refunded` happens once, so the message is written once.
+    const refunded = await deps.models.Booking.findOneAndUpdate(
       { _id: current.bookingId, status: { $in: ['cancelled', 'refunded'] } },
       { $set: { status: 'refunded', updatedAt: now } },
-      { session, timestamps: false },
-    );
+      { new: true, session, timestamps: false },
+    ).lean<BookingFields>();
+    if (refunded) await deps.outbox.enqueue(session, bookingMessage('booking.refunded', refunded));
   }
   return { changed: true, refundQueued: false };
 }

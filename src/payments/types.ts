@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Connection } from 'mongoose';
 import type { Clock } from '../lib/clock.js';
 import type { Models } from '../models.js';
+import type { Outbox } from '../outbox/outbox.js';
 import type { TicketKeys } from '../tickets/keys.js';
 import type { ProviderBreaker } from './breaker.js';
 import type { PaymentProvider } from './provider.js';
@@ -14,6 +15,8 @@ export interface PaymentsDeps {
   log: FastifyBaseLogger;
   /** Signs the tickets of a booking a payment confirms. */
   ticketKeys: TicketKeys;
+  /** Announces payment.*, booking.confirmed and booking.refunded in the transaction of the change. */
+  outbox: Outbox;
   /** Null with PAYMENT_PROVIDER=none. */
   provider: PaymentProvider | null;
   breaker: ProviderBreaker;
