@@ -4,6 +4,8 @@ import { eventModel } from './events/event.model.js';
 import { loginAttemptModel } from './auth/login-attempt.model.js';
 import { sessionModel } from './auth/session.model.js';
 import { userModel } from './auth/user.model.js';
+import { leaseModel } from './waitlist/lease.model.js';
+import { waitlistEntryModel } from './waitlist/entry.model.js';
 
 function compileModels(conn: Connection) {
   return {
@@ -12,6 +14,8 @@ function compileModels(conn: Connection) {
     LoginAttempt: loginAttemptModel(conn),
     Event: eventModel(conn),
     Booking: bookingModel(conn),
+    WaitlistEntry: waitlistEntryModel(conn),
+    Lease: leaseModel(conn),
   };
 }
 export type Models = ReturnType<typeof compileModels>;

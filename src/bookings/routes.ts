@@ -62,6 +62,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     models: app.models,
     clock: app.clock,
     holdTtlMs: app.config.HOLD_TTL_SECONDS * 1000,
+    waitlistOfferMs: app.config.WAITLIST_OFFER_SECONDS * 1000,
     txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
     salesChanged: (eventId) => invalidateEventCache(app.kv, eventId, app.log),
   });

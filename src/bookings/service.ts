@@ -9,6 +9,7 @@ import { SalesDesk } from './sales-desk.js';
 import { statusAt } from './schemas.js';
 import { issueTicketsFor } from './tickets.js';
 import { tooBusy, transactionStats } from '../lib/transaction.js';
+import { offerAnswered, serveWaitlist } from '../waitlist/serve.js';
 import type {
   Actor,
   BookingDeps,
@@ -129,6 +130,8 @@ export async function confirmBooking(
         if (!confirmed) throw invalidState('no longer pending');
         // Still live (checked above in this snapshot): its hold group exists until expiresAt.
         sales.ledger.confirmHold(lines, current.expiresAt as Date);
+        // A waitlist offer taken: its entry is accepted.
+        await offerAnswered(deps, sales, current._id, 'accepted', session, now);
         await saveLedger(deps, sales, session);
         // Hook: tickets issuance and outbox messages of a confirmation belong here, in this transaction.
         return { booking: confirmed, replayed: false };
@@ -168,6 +171,10 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
         const lines = linesOf(before, sales.event.ticketTypes[0]?._id);
         if (before.status === 'confirmed') sales.ledger.refund(lines);
         else sales.ledger.releaseHold(lines, before.expiresAt as Date);
+        // The waitlist (DESIGN.md 10): a declined offer leaves the list, and the freed tickets
+        // are offered to the queue in this same transaction, before any buyer can take them.
+        if (before.status === 'pending') await offerAnswered(deps, sales, before._id, 'left', session, now);
+        await serveWaitlist(deps, sales, session, now);
         await saveLedger(deps, sales, session);
       }
       // Hook: outbox messages (booking.cancelled, refunds) and ticket voiding belong here.

@@ -44,9 +44,11 @@ export interface CreateJob {
 
 export interface BookingSettings {
   db: Connection;
-  models: Pick<Models, 'Event' | 'Booking'>;
+  models: Pick<Models, 'Event' | 'Booking' | 'WaitlistEntry'>;
   clock: Clock;
   holdTtlMs: number;
+  /** WAITLIST_OFFER_SECONDS in ms: how long a waitlist offer holds its tickets (src/waitlist). */
+  waitlistOfferMs: number;
   /** BOOKING_TX_TIMEOUT_MS: how long one sale, confirm or cancel may take, queueing and retries included. */
   txTimeoutMs: number;
   /** Runs after every committed change to what an event has sold or held (read-cache invalidation). */

@@ -9,6 +9,7 @@ import { type Actor, assertManageable, type EventDeps } from './access.js';
 import { invalidateEventCache } from './cache.js';
 import { type EventFields, LEDGER_VERSION } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
+import { serveAfterChange, servingOf } from '../waitlist/serve.js';
 import type { CreateEventInput, EventDto, UpdateEventInput } from './schemas.js';
 
 /** An event answer: the body's `data` and the ETag header that goes with it. */
@@ -140,11 +141,13 @@ export async function updateEvent(
       }
       if (event.ticketTypes.length === 1) set['ticketTypes.0.price'] = input.price;
     }
-    return deps.models.Event.findOneAndUpdate(
+    const saved = await deps.models.Event.findOneAndUpdate(
       { _id: event._id },
       { $set: set, $inc: { revision: 1 } },
       { session, new: true, runValidators: true },
-    ).lean();
+    ).lean<EventFields>();
+    // A raised capacity frees tickets: the waitlist gets them in this transaction (DESIGN.md 10).
+    return saved && serveAfterChange(servingOf(deps), saved, session, deps.clock.now());
   });
   if (!updated) throw notFound('Event');
   await invalidateEventCache(deps.kv, updated._id, deps.log);
