@@ -10,6 +10,7 @@ import bookingRoutes from './bookings/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
 import ticketTypeRoutes from './ticket-types/routes.js';
+import waitlistRoutes from './waitlist/routes.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { refuseUnknownQueryParameters } from './lib/http.js';
 import { deferredChildLoggerFactory, loggerOptions } from './lib/logger.js';
@@ -91,6 +92,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(authRoutes);
       await api.register(eventRoutes, { prefix: '/events' });
       await api.register(ticketTypeRoutes, { prefix: '/events' });
+      await api.register(waitlistRoutes, { prefix: '/events' });
       await api.register(bookingRoutes, { prefix: '/bookings' });
     },
     { prefix: '/api/v1' },
