@@ -38,6 +38,10 @@ const CONTRACT: readonly [Method, string][] = [
   ['get', '/api/v1/events/{id}/ticket-types'],
   ['patch', '/api/v1/events/{id}/ticket-types/{typeId}'],
   ['delete', '/api/v1/events/{id}/ticket-types/{typeId}'],
+  ['post', '/api/v1/events/{id}/waitlist'],
+  ['get', '/api/v1/events/{id}/waitlist'],
+  ['get', '/api/v1/events/{id}/waitlist/me'],
+  ['delete', '/api/v1/events/{id}/waitlist/me'],
   ['post', '/api/v1/bookings'],
   ['post', '/api/v1/bookings/{id}/confirm'],
   ['patch', '/api/v1/bookings/{id}/cancel'],
@@ -48,7 +52,7 @@ const HEALTH: readonly [Method, string][] = [
   ['get', '/health'],
   ['get', '/health/ready'],
 ];
-const IDEMPOTENT = new Set(['post /api/v1/bookings', 'post /api/v1/bookings/{id}/confirm']);
+const IDEMPOTENT = new Set(['post /api/v1/bookings', 'post /api/v1/bookings/{id}/confirm', 'post /api/v1/events/{id}/waitlist']);
 const PROBLEM_MEMBERS = ['type', 'title', 'status', 'detail', 'code', 'requestId', 'success'];
 const RATE_LIMIT_HEADERS = ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];
 
@@ -108,7 +112,7 @@ describe('the document', () => {
     for (const path of Object.keys(doc.paths)) expect(path, 'no trailing slash').not.toMatch(/.\/$/);
   });
 
-  it('requires Idempotency-Key on every booking POST, and only there', () => {
+  it('requires Idempotency-Key on every booking POST and the waitlist join, and only there', () => {
     for (const { method, path, op } of allOperations()) {
       const param = (op.parameters ?? []).find(
         (p) => !('$ref' in p) && p.in === 'header' && p.name.toLowerCase() === 'idempotency-key',
@@ -175,11 +179,11 @@ describe('the document', () => {
     }
   });
 
-  it('documents Idempotent-Replayed on the booking POSTs, and Retry-After on their 409', () => {
+  it('documents Idempotent-Replayed on the booking POSTs and the waitlist join, and Retry-After on their 409', () => {
     for (const key of IDEMPOTENT) {
       const [method, path] = key.split(' ') as [Method, string];
       const op = operation(method, path);
-      const success = method === 'post' && path === '/api/v1/bookings' ? 201 : 200;
+      const success = method === 'post' && (path === '/api/v1/bookings' || path.endsWith('/waitlist')) ? 201 : 200;
       expect(headerNames(response(op, success))).toContain('Idempotent-Replayed');
       expect(headerNames(response(op, 409))).toEqual(expect.arrayContaining(['Retry-After', 'Idempotent-Replayed']));
       // Refused before the key is claimed, so never a replay.
@@ -303,6 +307,23 @@ describe('real answers agree with the document', () => {
       await send({ method: 'POST', url: `/api/v1/bookings/${id}/confirm`, headers: { ...bearer(customer.accessToken), 'idempotency-key': randomUUID() } }),
     );
     expectDocumented('patch', '/api/v1/bookings/{id}/cancel', await send({ method: 'PATCH', url: `/api/v1/bookings/${id}/cancel`, headers: bearer(customer.accessToken) }));
+  });
+
+  it('for the waitlist', async () => {
+    const eventId = await createEvent(t.app, organizer.accessToken, { totalTickets: 1, price: 0 });
+    const url = `/api/v1/events/${eventId}/waitlist`;
+    const join = () => send({ method: 'POST', url, headers: { ...bearer(customer.accessToken), 'idempotency-key': randomUUID() }, payload: { quantity: 1 } });
+    expectDocumented('post', '/api/v1/events/{id}/waitlist', await join());
+    await book(t.app, organizer.accessToken, { eventId, quantity: 1 });
+    const joined = await join();
+    expect(joined.statusCode).toBe(201);
+    expectDocumented('post', '/api/v1/events/{id}/waitlist', joined);
+    expectDocumented('post', '/api/v1/events/{id}/waitlist', await join());
+    expectDocumented('get', '/api/v1/events/{id}/waitlist/me', await send({ method: 'GET', url: `${url}/me`, headers: bearer(customer.accessToken) }));
+    expectDocumented('get', '/api/v1/events/{id}/waitlist', await send({ method: 'GET', url, headers: bearer(organizer.accessToken) }));
+    expectDocumented('get', '/api/v1/events/{id}/waitlist', await send({ method: 'GET', url, headers: bearer(customer.accessToken) }));
+    expectDocumented('delete', '/api/v1/events/{id}/waitlist/me', await send({ method: 'DELETE', url: `${url}/me`, headers: bearer(customer.accessToken) }));
+    expectDocumented('delete', '/api/v1/events/{id}/waitlist/me', await send({ method: 'DELETE', url: `${url}/me`, headers: bearer(customer.accessToken) }));
   });
 
   it('for accounts and health', async () => {
