@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sweepWaitlists } from '../src/waitlist/sweeper.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { sweepWaitlists, takeLease } from '../src/waitlist/sweeper.js';
 import { createBookingDeps } from '../src/bookings/service.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { availability, book, bookingOf, cancel, confirm, createEvent } from './fixtures/bookings.js';
@@ -221,6 +221,38 @@ describe('promotion', () => {
       headers: bearer(users[1].accessToken),
     });
     expect(bookingOf(offerBooking)).toMatchObject({ status: 'pending', totalPrice: 5000, items: [{ ticketTypeId: vip.id, quantity: 1 }] });
+  });
+});
+
+describe('cost (DESIGN.md 12)', () => {
+  it('a sale or a cancellation of an event nobody waits for never reads the queue', async () => {
+    const eventId = await createEvent(t.app, organizer.accessToken, { totalTickets: 10 });
+    const find = vi.spyOn(t.app.models.WaitlistEntry, 'find');
+    const update = vi.spyOn(t.app.models.WaitlistEntry, 'updateOne');
+    try {
+      const b = bookingOf(await book(t.app, users[0].accessToken, { eventId, quantity: 2 }));
+      expect((await confirm(t.app, users[0].accessToken, b.id)).statusCode).toBe(200);
+      expect((await cancel(t.app, users[0].accessToken, b.id)).statusCode).toBe(200);
+      expect(find).not.toHaveBeenCalled();
+      expect(update).not.toHaveBeenCalled();
+    } finally {
+      find.mockRestore();
+      update.mockRestore();
+    }
+  });
+});
+
+describe('the periodic sweep', () => {
+  it('runs on one instance at a time: a lease another holder keeps is refused until it runs out', async () => {
+    const now = t.clock.now();
+    expect(await takeLease(t.app.models, 'instance-a', now, 30_000)).toBe(true);
+    expect(await takeLease(t.app.models, 'instance-b', now, 30_000)).toBe(false);
+    // Its holder renews it; the other still waits.
+    expect(await takeLease(t.app.models, 'instance-a', new Date(now.getTime() + 20_000), 30_000)).toBe(true);
+    expect(await takeLease(t.app.models, 'instance-b', new Date(now.getTime() + 40_000), 30_000)).toBe(false);
+    // The holder stopped renewing: once the lease runs out, another instance takes over.
+    expect(await takeLease(t.app.models, 'instance-b', new Date(now.getTime() + 50_001), 30_000)).toBe(true);
+    expect(await takeLease(t.app.models, 'instance-a', new Date(now.getTime() + 60_000), 30_000)).toBe(false);
   });
 });
 
