@@ -21,7 +21,8 @@ uri=$(grep -o 'mongodb://[^ ]*' "$work/emulator.log" | head -1)
 port=$(node -e "const s=require('net').createServer().listen(0,()=>{console.log(s.address().port);s.close()})")
 server_env=(NODE_ENV=production PORT="$port" HOST=127.0.0.1 MONGODB_URI="${uri%%\?*}smoke?${uri#*\?}"
   REDIS_URL=redis://127.0.0.1:6379 REDIS_KEY_PREFIX="smoke:$$:" MONGODB_AUTO_INDEX=true
-  JWT_SECRET=smoke-test-secret-0123456789abcdef0123456789 LOG_LEVEL=warn)
+  JWT_SECRET=smoke-test-secret-0123456789abcdef0123456789 LOG_LEVEL=warn
+  TICKET_SIGNING_KEY="$(node -e "process.stdout.write(JSON.stringify(require('crypto').generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' })))")")
 
 # 1. Without the opt-out, production must refuse the emulator: a non-zero exit naming the problem.
 # (A server that starts anyway is stopped by the timeout: exit 124, also a failure.)

@@ -18,11 +18,12 @@ import { machine, printOverview, printSummary, type ScenarioResult } from './lib
 import { type PhaseCpu, startBaseline, startService, type Target } from './lib/target.js';
 import { baseline } from './scenarios/baseline.js';
 import { browse } from './scenarios/browse.js';
+import { checkIn } from './scenarios/check-in.js';
 import { hotDrop } from './scenarios/hot-drop.js';
 import { retryStorm } from './scenarios/retry-storm.js';
 
 const RESULTS_DIR = join(PROJECT_ROOT, 'loadtest', 'results');
-const scenarios = { baseline, 'hot-drop': hotDrop, 'retry-storm': retryStorm, browse } as const;
+const scenarios = { baseline, 'hot-drop': hotDrop, 'retry-storm': retryStorm, browse, 'check-in': checkIn } as const;
 
 function log(line: string): void {
   console.log(`[loadtest ${new Date().toISOString().slice(11, 19)}] ${line}`);

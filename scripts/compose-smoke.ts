@@ -14,6 +14,9 @@ const env: NodeJS.ProcessEnv = {
   API_PORT: port,
   ADMIN_EMAIL: admin.email,
   ADMIN_PASSWORD: admin.password,
+  // The worker service refuses to start without SMTP. The smoke flow only holds a paid booking,
+  // which sends no email, so an address nothing listens on is enough to bring the stack up.
+  SMTP_URL: process.env.SMTP_URL ?? 'smtp://127.0.0.1:2525',
 };
 const base = `http://127.0.0.1:${port}`;
 

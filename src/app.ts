@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import authGuard from './auth/guard.js';
 import authRoutes from './auth/routes.js';
 import bookingRoutes from './bookings/routes.js';
+import checkInRoutes from './check-in/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
 import ticketTypeRoutes from './ticket-types/routes.js';
@@ -18,12 +19,19 @@ import core from './plugins/core.js';
 import database from './plugins/database.js';
 import docs from './plugins/docs.js';
 import metrics from './plugins/metrics.js';
+import outbox from './outbox/plugin.js';
+import payments from './payments/plugin.js';
+import paymentRoutes from './payments/routes.js';
+import paymentWebhookRoutes from './payments/webhook-routes.js';
 import errors, { sendProblem, toAppError } from './plugins/errors.js';
 import { acceptOnlyJson } from './plugins/json-bodies.js';
 import rateLimits from './plugins/rate-limit.js';
 import redis from './plugins/redis.js';
 import requestContext, { REQUEST_ID_LOG_LABEL, requestIdFrom, writeRequestLine } from './plugins/request-context.js';
 import securityHeaders from './plugins/security-headers.js';
+import webhookRoutes from './webhooks/routes.js';
+import ticketKeys from './tickets/plugin.js';
+import ticketRoutes from './tickets/routes.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -82,6 +90,11 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
   await app.register(redis, { client: deps.redisClient });
   await app.register(rateLimits);
   await app.register(metrics);
+  // After metrics (it adds the outbox backlog to /metrics), before the routes that enqueue.
+  await app.register(outbox);
+  // Before payments: a succeeded payment confirms a booking with its signed tickets.
+  await app.register(ticketKeys);
+  await app.register(payments);
 
   await app.register(healthRoutes);
   await app.register(authGuard);
@@ -94,6 +107,11 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(ticketTypeRoutes, { prefix: '/events' });
       await api.register(waitlistRoutes, { prefix: '/events' });
       await api.register(bookingRoutes, { prefix: '/bookings' });
+      await api.register(webhookRoutes, { prefix: '/webhooks' });
+      await api.register(paymentRoutes, { prefix: '/bookings' });
+      await api.register(paymentWebhookRoutes, { prefix: '/payments/webhooks' });
+      await api.register(ticketRoutes, { prefix: '/tickets' });
+      await api.register(checkInRoutes, { prefix: '/events' });
     },
     { prefix: '/api/v1' },
   );

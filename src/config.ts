@@ -56,6 +56,61 @@ const envSchema = z
     // DESIGN.md 5: production refuses to start on the MongoDB emulator. This lets CI smoke-run the
     // built server on it; never set it in production.
     ALLOW_MONGODB_EMULATOR: bool.default(false),
+    // --- Outbox, worker, emails, webhooks (DESIGN.md 9; README "Notifications and webhooks") ---
+    // Runs the outbox worker and the hold sweeper inside the API process. Unset: on in development,
+    // off in production (`npm run worker` runs them there) and in tests (they start their own).
+    OUTBOX_WORKER_INLINE: bool.optional(),
+    OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+    OUTBOX_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+    // A claimed message is the worker's alone this long; longer than any one delivery may take.
+    OUTBOX_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+    // Retries with exponential backoff and jitter for this long, then the message is marked failed.
+    OUTBOX_RETRY_HOURS: z.coerce.number().positive().max(24 * 7).default(24),
+    HOLD_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(15),
+    // "Hold expiring soon" email this long before a hold ends; 0 sends none.
+    HOLD_REMINDER_SECONDS: z.coerce.number().int().min(0).max(24 * 3600).default(120),
+    // Without it development and tests log emails instead of sending them; a production worker
+    // refuses to start without it (src/notifications/mailer.ts).
+    SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+    MAIL_FROM: z.string().min(3).default('Tickets <no-reply@tickets.invalid>'),
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    // Lets webhooks reach private, loopback and link-local addresses: for tests and local setups only.
+    WEBHOOKS_ALLOW_PRIVATE: bool.default(false),
+
+    // Payments (src/payments). `none`: bookings are confirmed by hand, as before.
+    PAYMENT_PROVIDER: z.enum(['none', 'fake', 'stripe']).default('none'),
+    STRIPE_SECRET_KEY: z.string().min(1).optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+    // Another Stripe API base (stripe-mock, a local test double); Stripe's own when unset.
+    STRIPE_API_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+    PAYMENT_PROVIDER_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+    PAYMENT_BREAKER_RESET_MS: z.coerce.number().int().positive().default(30_000),
+    PAYMENT_BREAKER_ERROR_PERCENT: z.coerce.number().int().min(1).max(100).default(50),
+    PAYMENT_BREAKER_MIN_CALLS: z.coerce.number().int().min(1).default(5),
+    // The fake provider: when a `pm_card_processing` payment succeeds by itself (0: never), and the
+    // share of webhooks it delivers twice.
+    FAKE_PAYMENT_SETTLE_MS: z.coerce.number().int().min(0).default(3000),
+    FAKE_PAYMENT_DUPLICATE_RATE: z.coerce.number().min(0).max(1).default(0.1),
+
+    // --- Ticket codes (src/tickets/keys.ts) ---
+    // The Ed25519 key that signs ticket codes: a private JWK, or a JWK Set whose first key signs
+    // and whose other keys (retired ones, public parts suffice) still verify: rotation keeps old
+    // tickets valid. TICKET_SIGNING_KEY_FILE names a file holding the same. Required in production.
+    TICKET_SIGNING_KEY: z.string().optional(),
+    // Outside production, with no key set, one is generated and kept here, so a restart does not
+    // void every ticket issued before it. Tests (NODE_ENV=test) use a key of their own per app.
+    TICKET_DEV_KEY_FILE: z.string().default('.data/ticket-signing-key.dev.json'),
+  })
+  .superRefine((env, ctx) => {
+    // Payments fail closed: a provider that cannot verify webhooks or charge must not start.
+    if (env.PAYMENT_PROVIDER === 'stripe') {
+      for (const name of ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const) {
+        if (!env[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'is required with PAYMENT_PROVIDER=stripe' });
+      }
+    }
+    if (env.NODE_ENV === 'production' && env.PAYMENT_PROVIDER === 'fake') {
+      ctx.addIssue({ code: 'custom', path: ['PAYMENT_PROVIDER'], message: '`fake` is for development and tests; production refuses it' });
+    }
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
@@ -68,6 +123,10 @@ const envSchema = z
     }
     if (!env.REDIS_URL) {
       ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required in production' });
+    }
+    if (!env.TICKET_SIGNING_KEY) {
+      // A generated key would void every ticket on the next deploy, and differ per instance.
+      ctx.addIssue({ code: 'custom', path: ['TICKET_SIGNING_KEY'], message: 'is required in production (or TICKET_SIGNING_KEY_FILE)' });
     }
   });
 
@@ -92,6 +151,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cleaned.JWT_SECRET = readFileSync(cleaned.JWT_SECRET_FILE, 'utf8').trim();
     } catch (err) {
       throw new ConfigError([`JWT_SECRET_FILE: cannot read ${cleaned.JWT_SECRET_FILE} (${(err as NodeJS.ErrnoException).code})`]);
+    }
+  }
+  if (!cleaned.TICKET_SIGNING_KEY && cleaned.TICKET_SIGNING_KEY_FILE) {
+    try {
+      cleaned.TICKET_SIGNING_KEY = readFileSync(cleaned.TICKET_SIGNING_KEY_FILE, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError([
+        `TICKET_SIGNING_KEY_FILE: cannot read ${cleaned.TICKET_SIGNING_KEY_FILE} (${(err as NodeJS.ErrnoException).code})`,
+      ]);
     }
   }
   const parsed = envSchema.safeParse(cleaned);

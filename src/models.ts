@@ -1,11 +1,16 @@
 import type { Connection } from 'mongoose';
 import { bookingModel } from './bookings/booking.model.js';
+import { eventStaffModel } from './check-in/staff.model.js';
 import { eventModel } from './events/event.model.js';
+import { paymentJobModel, paymentModel, providerEventModel } from './payments/payment.model.js';
 import { loginAttemptModel } from './auth/login-attempt.model.js';
 import { sessionModel } from './auth/session.model.js';
 import { userModel } from './auth/user.model.js';
+import { jobLeaseModel } from './outbox/job-lease.model.js';
+import { outboxModel } from './outbox/message.model.js';
 import { leaseModel } from './waitlist/lease.model.js';
 import { waitlistEntryModel } from './waitlist/entry.model.js';
+import { webhookModel } from './webhooks/webhook.model.js';
 
 function compileModels(conn: Connection) {
   return {
@@ -16,6 +21,13 @@ function compileModels(conn: Connection) {
     Booking: bookingModel(conn),
     WaitlistEntry: waitlistEntryModel(conn),
     Lease: leaseModel(conn),
+    OutboxMessage: outboxModel(conn),
+    JobLease: jobLeaseModel(conn),
+    Webhook: webhookModel(conn),
+    Payment: paymentModel(conn),
+    PaymentProviderEvent: providerEventModel(conn),
+    PaymentJob: paymentJobModel(conn),
+    EventStaff: eventStaffModel(conn),
   };
 }
 export type Models = ReturnType<typeof compileModels>;

@@ -47,6 +47,8 @@ describe('POST /bookings', () => {
       totalPrice: 7500,
       currency: 'EUR',
       tickets: [],
+      // No payment provider here (PAYMENT_PROVIDER=none): never a payment.
+      payment: null,
     });
     expect(new Date(b.expiresAt as string).getTime()).toBe(t.clock.now().getTime() + HOLD_MS);
     expect(b.createdAt).toBe(t.clock.now().toISOString());
@@ -277,6 +279,7 @@ describe('indexes', () => {
     const byKey = (key: Record<string, number>) => indexes.find((ix) => JSON.stringify(ix.key) === JSON.stringify(key));
     expect(byKey({ userId: 1, idempotencyKey: 1 })).toMatchObject({ unique: true });
     expect(byKey({ 'tickets.number': 1 })).toMatchObject({ unique: true });
-    expect(byKey({ expiresAt: 1 })).toMatchObject({ expireAfterSeconds: 0, partialFilterExpression: { status: 'pending' } });
+    // Keyed on the sweeper's announcement (src/outbox/sweeper.ts): no hold goes before its booking.expired.
+    expect(byKey({ expiryAnnouncedAt: 1 })).toMatchObject({ expireAfterSeconds: 0, partialFilterExpression: { status: 'pending' } });
   });
 });

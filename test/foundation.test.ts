@@ -39,6 +39,7 @@ describe('configuration', () => {
       MONGODB_URI: 'mongodb://db:27017/tickets?replicaSet=rs0',
       REDIS_URL: 'redis://cache:6379',
       JWT_SECRET: 'x'.repeat(40),
+      TICKET_SIGNING_KEY: '{"kty":"OKP","crv":"Ed25519","x":"-","d":"-"}', // only its presence is checked here; the app parses it at start
     });
     expect(ok.PORT).toBe(3000);
     expect(ok.BCRYPT_COST).toBe(12);

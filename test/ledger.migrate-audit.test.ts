@@ -66,7 +66,11 @@ async function oldEvent(total: number): Promise<Types.ObjectId> {
       totalPrice: 1200 * quantity,
       currency: 'EUR',
       expiresAt: holdMs === null ? null : new Date(now.getTime() + holdMs),
-      tickets: status === 'confirmed' ? Array.from({ length: quantity }, (_, i) => ({ number: `OLD${_id.toHexString()}${i}` })) : [],
+      // Ids and a check-in, as tickets issued with codes have (src/tickets): the migration keeps them.
+      tickets:
+        status === 'confirmed'
+          ? Array.from({ length: quantity }, (_, i) => ({ _id: new Types.ObjectId(), number: `OLD${_id.toHexString()}${i}`, checkedInAt: i === 0 ? now : null }))
+          : [],
       createdAt: now,
       updatedAt: now,
     });
@@ -93,9 +97,13 @@ describe('db:migrate and audit:availability', () => {
     const before = await auditAll(t.app.models, t.clock.now());
     expect(before.differences.map((d) => d.what)).toContain('not migrated (run npm run db:migrate)');
 
+    const unmigrated = await snapshot();
     const first = await migrateAll(t.app.db, t.app.models, () => t.clock.now());
     expect(first).toEqual({ events: 1, bookings: 4 });
     const migrated = await snapshot();
+    // Each ticket gets its type in place: its id, number and check-in stay as they were.
+    const fieldsBut = (b: { tickets: object[] }) => b.tickets.map((x) => ({ ...x, ticketTypeId: undefined }));
+    expect(migrated.bookings.map(fieldsBut)).toEqual(unmigrated.bookings.map(fieldsBut));
     const second = await migrateAll(t.app.db, t.app.models, () => t.clock.now());
     expect(second).toEqual({ events: 0, bookings: 0 });
     expect(await snapshot()).toEqual(migrated);

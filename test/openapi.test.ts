@@ -47,12 +47,45 @@ const CONTRACT: readonly [Method, string][] = [
   ['patch', '/api/v1/bookings/{id}/cancel'],
   ['get', '/api/v1/bookings'],
   ['get', '/api/v1/bookings/{id}'],
+  ['post', '/api/v1/webhooks'],
+  ['get', '/api/v1/webhooks'],
+  ['delete', '/api/v1/webhooks/{id}'],
+  ['get', '/api/v1/webhooks/{id}/deliveries'],
+  ['post', '/api/v1/webhooks/{id}/deliveries/{deliveryId}/retry'],
+  ['post', '/api/v1/bookings/{id}/payments'],
+  ['get', '/api/v1/bookings/{id}/payments'],
+  ['post', '/api/v1/payments/webhooks/{provider}'],
+  ['get', '/api/v1/tickets/{id}/qr'],
+  ['get', '/api/v1/events/{id}/check-in-key'],
+  ['post', '/api/v1/events/{id}/staff'],
+  ['delete', '/api/v1/events/{id}/staff/{userId}'],
+  ['post', '/api/v1/events/{id}/check-ins'],
+  ['post', '/api/v1/events/{id}/check-ins/batch'],
+  ['get', '/api/v1/events/{id}/check-ins/stats'],
+];
+/** Routes the project adds beyond API.md's tables (documented in docs/api/). */
+const BEYOND_CONTRACT: readonly [Method, string][] = [
+  ['get', '/api/v1/tickets/{id}'],
+  ['get', '/api/v1/events/{id}/staff'],
 ];
 const HEALTH: readonly [Method, string][] = [
   ['get', '/health'],
   ['get', '/health/ready'],
 ];
-const IDEMPOTENT = new Set(['post /api/v1/bookings', 'post /api/v1/bookings/{id}/confirm', 'post /api/v1/events/{id}/waitlist']);
+/** Successes that are images, not JSON (API.md Tickets and check-in). */
+const IMAGES = new Set(['get /api/v1/tickets/{id}/qr']);
+const IDEMPOTENT = new Set([
+  'post /api/v1/bookings',
+  'post /api/v1/bookings/{id}/confirm',
+  'post /api/v1/bookings/{id}/payments',
+  'post /api/v1/events/{id}/waitlist',
+]);
+/** POSTs that honour Idempotency-Key when sent (API.md Conventions) without requiring it. */
+const OPTIONALLY_IDEMPOTENT = new Set([
+  'post /api/v1/events/{id}/staff',
+  'post /api/v1/events/{id}/check-ins',
+  'post /api/v1/events/{id}/check-ins/batch',
+]);
 const PROBLEM_MEMBERS = ['type', 'title', 'status', 'detail', 'code', 'requestId', 'success'];
 const RATE_LIMIT_HEADERS = ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'];
 
@@ -107,7 +140,7 @@ describe('the document', () => {
       .filter(({ path }) => path.startsWith('/api/'))
       .map(({ method, path }) => `${method} ${path}`)
       .sort();
-    expect(documented).toEqual(CONTRACT.map(([m, p]) => `${m} ${p}`).sort());
+    expect(documented).toEqual([...CONTRACT, ...BEYOND_CONTRACT].map(([m, p]) => `${m} ${p}`).sort());
     for (const [method, path] of HEALTH) operation(method, path);
     for (const path of Object.keys(doc.paths)) expect(path, 'no trailing slash').not.toMatch(/.\/$/);
   });
@@ -120,6 +153,9 @@ describe('the document', () => {
       if (IDEMPOTENT.has(`${method} ${path}`)) {
         expect(param, `${method} ${path}`).toBeDefined();
         expect(param?.required, `${method} ${path}`).toBe(true);
+      } else if (OPTIONALLY_IDEMPOTENT.has(`${method} ${path}`)) {
+        expect(param, `${method} ${path}`).toBeDefined();
+        expect(param?.required ?? false, `${method} ${path}`).toBe(false);
       } else {
         expect(param, `${method} ${path}`).toBeUndefined();
       }
@@ -138,6 +174,8 @@ describe('the document', () => {
           expect(Object.keys(res.content ?? {}), where).toEqual(['application/problem+json']);
           const schema = res.content?.['application/problem+json']?.schema as OpenAPIV3.SchemaObject;
           expect(schema.required, where).toEqual(expect.arrayContaining(PROBLEM_MEMBERS));
+        } else if (IMAGES.has(`${method} ${path}`)) {
+          expect(Object.keys(res.content ?? {}), where).toEqual(['image/svg+xml', 'image/png']);
         } else {
           expect(Object.keys(res.content ?? {}), where).toEqual(['application/json']);
         }
@@ -183,7 +221,7 @@ describe('the document', () => {
     for (const key of IDEMPOTENT) {
       const [method, path] = key.split(' ') as [Method, string];
       const op = operation(method, path);
-      const success = method === 'post' && (path === '/api/v1/bookings' || path.endsWith('/waitlist')) ? 201 : 200;
+      const success = method === 'post' && (path === '/api/v1/bookings' || path.endsWith('/payments') || path.endsWith('/waitlist')) ? 201 : 200;
       expect(headerNames(response(op, success))).toContain('Idempotent-Replayed');
       expect(headerNames(response(op, 409))).toEqual(expect.arrayContaining(['Retry-After', 'Idempotent-Replayed']));
       // Refused before the key is claimed, so never a replay.
@@ -286,6 +324,21 @@ describe('real answers agree with the document', () => {
     expectDocumented('delete', '/api/v1/events/{id}', deleted);
   });
 
+  it('for payments (this app has no provider: 409 and 404)', async () => {
+    const eventId = await createEvent(t.app, organizer.accessToken);
+    const id = bookingOf(await book(t.app, customer.accessToken, { eventId, quantity: 1 })).id;
+    const url = `/api/v1/bookings/${id}/payments`;
+    const payload = { paymentMethod: 'pm_card_visa' };
+    const refused = await send({ method: 'POST', url, headers: { ...bearer(customer.accessToken), 'idempotency-key': randomUUID() }, payload });
+    expect(refused.statusCode).toBe(409);
+    expectDocumented('post', '/api/v1/bookings/{id}/payments', refused);
+    expectDocumented('post', '/api/v1/bookings/{id}/payments', await send({ method: 'POST', url, headers: bearer(customer.accessToken), payload }));
+    expectDocumented('get', '/api/v1/bookings/{id}/payments', await send({ method: 'GET', url, headers: bearer(customer.accessToken) }));
+    const hook = await send({ method: 'POST', url: '/api/v1/payments/webhooks/stripe', headers: { 'stripe-signature': 't=1,v1=0' }, payload: { id: 'evt_1', type: 'x', data: { object: {} } } });
+    expect(hook.statusCode).toBe(404);
+    expectDocumented('post', '/api/v1/payments/webhooks/{provider}', hook);
+  });
+
   it('for bookings, replays included', async () => {
     const eventId = await createEvent(t.app, organizer.accessToken);
     const key = randomUUID();
@@ -324,6 +377,26 @@ describe('real answers agree with the document', () => {
     expectDocumented('get', '/api/v1/events/{id}/waitlist', await send({ method: 'GET', url, headers: bearer(customer.accessToken) }));
     expectDocumented('delete', '/api/v1/events/{id}/waitlist/me', await send({ method: 'DELETE', url: `${url}/me`, headers: bearer(customer.accessToken) }));
     expectDocumented('delete', '/api/v1/events/{id}/waitlist/me', await send({ method: 'DELETE', url: `${url}/me`, headers: bearer(customer.accessToken) }));
+  });
+
+  it('for webhooks', async () => {
+    // A literal public address: registration needs no DNS, and nothing is delivered in this test.
+    const created = await send({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(organizer.accessToken), payload: { url: 'https://93.184.216.34/hook', events: ['booking.created'] } });
+    expect(created.statusCode).toBe(201);
+    expectDocumented('post', '/api/v1/webhooks', created);
+    const id = created.json<{ data: { id: string } }>().data.id;
+    expectDocumented('post', '/api/v1/webhooks', await send({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(organizer.accessToken), payload: { url: 'http://127.0.0.1/x', events: ['booking.created'] } }));
+    expectDocumented('get', '/api/v1/webhooks', await send({ method: 'GET', url: '/api/v1/webhooks', headers: bearer(organizer.accessToken) }));
+    expectDocumented('get', '/api/v1/webhooks/{id}/deliveries', await send({ method: 'GET', url: `/api/v1/webhooks/${id}/deliveries`, headers: bearer(organizer.accessToken) }));
+    expectDocumented(
+      'post',
+      '/api/v1/webhooks/{id}/deliveries/{deliveryId}/retry',
+      await send({ method: 'POST', url: `/api/v1/webhooks/${id}/deliveries/${'0'.repeat(24)}/retry`, headers: bearer(organizer.accessToken) }),
+    );
+    expectDocumented('get', '/api/v1/webhooks', await send({ method: 'GET', url: '/api/v1/webhooks', headers: bearer(customer.accessToken) }));
+    const deleted = await send({ method: 'DELETE', url: `/api/v1/webhooks/${id}`, headers: bearer(organizer.accessToken) });
+    expect(deleted.statusCode).toBe(204);
+    expectDocumented('delete', '/api/v1/webhooks/{id}', deleted);
   });
 
   it('for accounts and health', async () => {

@@ -1,7 +1,11 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConfigError } from '../src/config.js';
 import { detectEmulator, type EmulatorIdentity } from '../src/plugins/database.js';
+import { generateTicketKey } from '../src/tickets/keys.js';
 import { buildTestApp, freshDatabaseUri } from './helper.js';
 import { captureLogs } from './support/logs.js';
 
@@ -11,7 +15,9 @@ import { captureLogs } from './support/logs.js';
  * same production start must succeed, so the test asks the detection function which one it has.
  */
 
-const PRODUCTION = { NODE_ENV: 'production', LOG_LEVEL: 'silent' } as const;
+// Production needs a ticket signing key (config.ts); a throwaway one, the same for every start here.
+const TICKET_SIGNING_KEY = JSON.stringify(await generateTicketKey());
+const PRODUCTION = { NODE_ENV: 'production', LOG_LEVEL: 'silent', TICKET_SIGNING_KEY } as const;
 
 let identity: EmulatorIdentity | null;
 let probe: mongoose.Connection;
@@ -80,7 +86,9 @@ describe('production start on the test MongoDB', () => {
   });
 
   it('outside production the emulator is fine without the opt-out', async () => {
-    const t = await buildTestApp({ env: { NODE_ENV: 'development', LOG_LEVEL: 'silent' } });
+    // Development keeps a generated ticket key on disk: a temporary file, never the repository's.
+    const TICKET_DEV_KEY_FILE = join(mkdtempSync(join(tmpdir(), 'dev-key-')), 'key.json');
+    const t = await buildTestApp({ env: { NODE_ENV: 'development', LOG_LEVEL: 'silent', TICKET_DEV_KEY_FILE } });
     try {
       expect((await t.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
     } finally {

@@ -83,6 +83,8 @@ describe('the waitlist under concurrency', () => {
     const deps = (app: FastifyInstance) =>
       createBookingDeps({
         db: app.db,
+        outbox: app.outbox,
+        ticketKeys: app.ticketKeys,
         models: app.models,
         clock: app.clock,
         holdTtlMs: HOLD_MS,

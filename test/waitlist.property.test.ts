@@ -63,6 +63,8 @@ describe('waitlist property', () => {
   it('never oversells, never offers twice, never sells what a waiting entry that fits is owed', async () => {
     const deps = createBookingDeps({
       db: t.app.db,
+      outbox: t.app.outbox,
+      ticketKeys: t.app.ticketKeys,
       models: t.app.models,
       clock: t.clock,
       holdTtlMs: t.config.HOLD_TTL_SECONDS * 1000,

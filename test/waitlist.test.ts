@@ -27,6 +27,8 @@ const sweep = () =>
   sweepWaitlists(
     createBookingDeps({
       db: t.app.db,
+      outbox: t.app.outbox,
+      ticketKeys: t.app.ticketKeys,
       models: t.app.models,
       clock: t.clock,
       holdTtlMs: t.config.HOLD_TTL_SECONDS * 1000,

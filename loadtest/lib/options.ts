@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['baseline', 'hot-drop', 'retry-storm', 'browse'] as const;
+export const SCENARIOS = ['baseline', 'hot-drop', 'retry-storm', 'browse', 'check-in'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface LoadOptions {
@@ -11,6 +11,8 @@ export interface LoadOptions {
   types: number;
   /** Distinct accounts, each with its own token and Idempotency-Key; unset = the scenario's default. */
   buyers?: number;
+  /** check-in: distinct tickets scanned (default 5000). */
+  scans?: number;
   connections: number;
   /** Seconds per timed phase (retry-storm, browse, baseline); hot-drop is a fixed number of requests. */
   duration: number;
@@ -30,6 +32,7 @@ const USAGE = `usage: npm run loadtest -- <${[...SCENARIOS, 'all'].join('|')}> [
   --tickets N       tickets on sale (default 500)
   --types T         hot-drop: sell T ticket types (capacities 1:2:3... adding up to 1.5x the tickets), one item order per buyer (default 1)
   --buyers M        buyer accounts (default 5000 for hot-drop, 500 for retry-storm)
+  --scans S         check-in: distinct tickets to scan (default 5000)
   --connections C   concurrent connections (default 200)
   --duration S      seconds per timed phase (default 10)
   --url URL         target a running service (setup needs ADMIN_EMAIL/ADMIN_PASSWORD of its admin)
@@ -58,6 +61,7 @@ export function parseOptions(argv: string[]): LoadOptions {
     options: {
       tickets: { type: 'string' },
       buyers: { type: 'string' },
+      scans: { type: 'string' },
       types: { type: 'string' },
       connections: { type: 'string' },
       duration: { type: 'string' },
@@ -82,6 +86,7 @@ export function parseOptions(argv: string[]): LoadOptions {
     tickets: positiveInt('tickets', values.tickets, 500),
     types: positiveInt('types', values.types, 1),
     buyers: values.buyers === undefined ? undefined : positiveInt('buyers', values.buyers, 0),
+    scans: values.scans === undefined ? undefined : positiveInt('scans', values.scans, 0),
     connections: positiveInt('connections', values.connections, 200),
     duration: positiveInt('duration', values.duration, 10),
     url: values.url?.replace(/\/+$/, ''),

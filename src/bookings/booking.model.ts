@@ -1,8 +1,10 @@
 import { type Connection, type HydratedDocument, type InferSchemaType, Schema, type Types } from 'mongoose';
+import { type TicketFields, ticketSubschema } from '../tickets/ticket.schema.js';
 
 /** Stored states. `expired` is never stored: a pending booking past `expiresAt` reads as expired. */
-export const STORED_BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled'] as const;
-export const BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'expired'] as const;
+// `refunded`: its payment was given back (a paid booking cancelled, or paid after its tickets were gone).
+export const STORED_BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'refunded'] as const;
+export const BOOKING_STATUSES = ['pending', 'confirmed', 'cancelled', 'expired', 'refunded'] as const;
 export type BookingStatus = (typeof BOOKING_STATUSES)[number];
 
 /**
@@ -21,14 +23,6 @@ export function bookingStatusFilter(status: BookingStatus | undefined, now: Date
       return { status };
   }
 }
-
-const ticketSchema = new Schema(
-  {
-    number: { type: String, required: true },
-    ticketTypeId: { type: Schema.Types.ObjectId, default: null },
-  },
-  { _id: false },
-);
 
 /**
  * One line of an order: so many tickets of one type at the unit price it had when sold (whatever
@@ -62,7 +56,7 @@ const bookingSchema = new Schema(
     currency: { type: String, required: true },
     /** When the hold lets go; only meaningful while pending. */
     expiresAt: { type: Date, default: null },
-    tickets: { type: [ticketSchema], default: [] },
+    tickets: { type: [ticketSubschema], default: [] },
     /** Layer 3 of idempotency (DESIGN.md 3): the key and request fingerprint that created it. */
     idempotencyKey: { type: String, default: null },
     requestFingerprint: { type: String, default: null },
@@ -72,6 +66,11 @@ const bookingSchema = new Schema(
     paymentReference: { type: String, default: null },
     confirmedAt: { type: Date, default: null },
     cancelledAt: { type: Date, default: null },
+    /** Set by the hold sweeper (src/outbox/sweeper.ts) when it announces an expired hold, and when it reminds. */
+    expiryAnnouncedAt: { type: Date, default: null },
+    expiryReminderAt: { type: Date, default: null },
+    /** Why a paid booking was refunded without being cancelled (src/payments: paid after its tickets were gone). */
+    failureReason: { type: String, default: null },
   },
   { timestamps: true, versionKey: false },
 );
@@ -90,10 +89,16 @@ bookingSchema.index(
   { unique: true, partialFilterExpression: { confirmIdempotencyKey: { $type: 'string' } } },
 );
 bookingSchema.index({ 'tickets.number': 1 }, { unique: true, partialFilterExpression: { 'tickets.number': { $type: 'string' } } });
-// Removes expired holds eventually; correctness never waits for it (DESIGN.md 2).
-bookingSchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, partialFilterExpression: { status: 'pending' } });
+// A ticket is found by its id (check-in, QR): src/tickets, src/check-in.
+bookingSchema.index({ 'tickets._id': 1 });
+// Removes expired holds eventually; correctness never waits for it (DESIGN.md 2). Keyed on the
+// announcement, not on expiresAt, so that no hold is removed before the sweeper has sent its
+// booking.expired (DESIGN.md 9); only expired pending holds ever get expiryAnnouncedAt.
+bookingSchema.index({ expiryAnnouncedAt: 1 }, { expireAfterSeconds: 0, partialFilterExpression: { status: 'pending' } });
+// The hold sweeper's scans: pending holds by expiry.
+bookingSchema.index({ status: 1, expiresAt: 1 });
 
-export type BookingFields = InferSchemaType<typeof bookingSchema> & { _id: Types.ObjectId };
+export type BookingFields = Omit<InferSchemaType<typeof bookingSchema>, 'tickets'> & { _id: Types.ObjectId; tickets: TicketFields[] };
 export type BookingItem = InferSchemaType<typeof itemSchema>;
 export type BookingDocument = HydratedDocument<BookingFields>;
 

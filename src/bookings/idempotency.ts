@@ -26,8 +26,11 @@ import { keyReused, requestInProgress } from './problems.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Opt a route into Idempotency-Key handling. */
-    idempotent?: boolean;
+    /**
+     * Opt a route into Idempotency-Key handling: `true` requires the key (bookings); `'optional'`
+     * honours it when sent and lets requests without one through (check-ins, API.md Conventions).
+     */
+    idempotent?: boolean | 'optional';
   }
   interface FastifyRequest {
     /** Set on idempotent routes once the key is valid; services record it (layer 3). */
@@ -127,7 +130,9 @@ async function idempotency(app: FastifyInstance): Promise<void> {
 
   async function claim(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     if (!request.auth) throw unauthenticated();
-    const key = parseIdempotencyKey(request.headers['idempotency-key']);
+    const header = request.headers['idempotency-key'];
+    if (request.routeOptions.config.idempotent === 'optional' && (header === undefined || header === '')) return undefined;
+    const key = parseIdempotencyKey(header);
     // `/bookings` and `/bookings/` are the same route, so they are the same path here too.
     const path = request.url.split('?')[0].replace(/\/+$/, '') || '/';
     const fingerprint = requestFingerprint(request.method, path, request.body);

@@ -42,7 +42,7 @@ export async function migrateAll(db: Connection, models: Pick<Models, 'Event' | 
 
   let bookings = 0;
   const defaults = new Map<string, { _id: unknown; name: string } | null>();
-  const cursor = models.Booking.find({ items: { $exists: false } }, { eventId: 1, quantity: 1, unitPrice: 1, totalPrice: 1, tickets: 1 })
+  const cursor = models.Booking.find({ items: { $exists: false } }, { eventId: 1, quantity: 1, unitPrice: 1, totalPrice: 1 })
     .lean()
     .cursor();
   let ops: Parameters<typeof models.Booking.bulkWrite>[0] = [];
@@ -67,7 +67,9 @@ export async function migrateAll(db: Connection, models: Pick<Models, 'Event' | 
             items: [{ ticketTypeId: type._id, name: type.name, quantity: b.quantity, unitPrice: b.unitPrice }],
             subtotal: b.totalPrice,
             discount: 0,
-            tickets: (b.tickets ?? []).map((t) => ({ number: t.number, ticketTypeId: type._id })),
+            // Each ticket's type in place: rewriting the array would drop its id, signed code and
+            // check-in (src/tickets), and could undo a check-in made while this runs.
+            'tickets.$[].ticketTypeId': type._id,
           },
         },
       },

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { invalidateEventCache } from '../events/cache.js';
 import { unauthenticated } from '../lib/errors.js';
 import { envelope, idParams, ok, paged, pagedEnvelope } from '../lib/http.js';
+import type { PaymentView } from '../payments/schemas.js';
+import type { BookingFields } from './booking.model.js';
 import idempotency from './idempotency.js';
 import {
   bookingProblem,
@@ -11,6 +13,7 @@ import {
   confirmBookingBody,
   createBookingBody,
   listBookingsQuery,
+  type BookingView,
   toBookingView,
 } from './schemas.js';
 import {
@@ -23,6 +26,7 @@ import {
   type IdempotencyStamp,
   listBookings,
 } from './service.js';
+import type { BookingPayments } from './types.js';
 
 const tags = ['bookings'];
 const security = [{ bearerAuth: [] }];
@@ -47,6 +51,17 @@ function actorOf(request: FastifyRequest): Actor {
   return { userId: request.auth.userId, role: request.auth.role };
 }
 
+/** Booking views with each booking's latest payment (null without a payment provider). */
+async function viewsOf(
+  payments: BookingPayments | null,
+  bookings: BookingFields[],
+  viewerId: string,
+  now: Date,
+): Promise<BookingView[]> {
+  const latest = payments ? await payments.latestOf(bookings, viewerId) : new Map<string, PaymentView>();
+  return bookings.map((b) => toBookingView(b, now, latest.get(String(b._id)) ?? null));
+}
+
 function stampOf(request: FastifyRequest): IdempotencyStamp | undefined {
   const ctx = request.idempotency;
   return ctx ? { key: ctx.key, fingerprint: ctx.fingerprint } : undefined;
@@ -65,6 +80,9 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     waitlistOfferMs: app.config.WAITLIST_OFFER_SECONDS * 1000,
     txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
     salesChanged: (eventId) => invalidateEventCache(app.kv, eventId, app.log),
+    outbox: app.outbox,
+    payments: app.payments?.forBookings ?? null,
+    ticketKeys: app.ticketKeys,
   });
 
   api.post(
@@ -91,7 +109,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     async (request, reply) => {
       const outcome = await createBooking(deps, actorOf(request), request.body, stampOf(request));
       if (outcome.replayed) reply.header('idempotent-replayed', 'true');
-      return reply.code(201).send(ok(toBookingView(outcome.booking, app.clock.now())));
+      const [view] = await viewsOf(deps.payments ?? null, [outcome.booking], actorOf(request).userId, app.clock.now());
+      return reply.code(201).send(ok(view));
     },
   );
 
@@ -110,6 +129,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
         response: {
           200: envelope(bookingSchema),
           ...problems,
+          // With a payment provider: no succeeded payment yet (src/payments).
+          402: bookingProblem,
           409: bookingProblem,
           410: bookingProblem,
           422: bookingProblem,
@@ -126,7 +147,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
         stampOf(request),
       );
       if (outcome.replayed) reply.header('idempotent-replayed', 'true');
-      return ok(toBookingView(outcome.booking, app.clock.now()));
+      const [view] = await viewsOf(deps.payments ?? null, [outcome.booking], actorOf(request).userId, app.clock.now());
+      return ok(view);
     },
   );
 
@@ -147,7 +169,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     },
     async (request) => {
       const booking = await cancelBooking(deps, actorOf(request), request.params.id);
-      return ok(toBookingView(booking, app.clock.now()));
+      const [view] = await viewsOf(deps.payments ?? null, [booking], actorOf(request).userId, app.clock.now());
+      return ok(view);
     },
   );
 
@@ -168,7 +191,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
       const { items, total } = await listBookings(deps, actorOf(request), { page, limit, status });
       const now = app.clock.now();
       return paged(
-        items.map((b) => toBookingView(b, now)),
+        await viewsOf(deps.payments ?? null, items, actorOf(request).userId, now),
         page,
         limit,
         total,
@@ -190,7 +213,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     },
     async (request) => {
       const booking = await getBooking(deps, actorOf(request), request.params.id);
-      return ok(toBookingView(booking, app.clock.now()));
+      const [view] = await viewsOf(deps.payments ?? null, [booking], actorOf(request).userId, app.clock.now());
+      return ok(view);
     },
   );
 }

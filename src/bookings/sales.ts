@@ -3,6 +3,7 @@ import { MongoServerError } from 'mongodb';
 import { type ClientSession, Types } from 'mongoose';
 import { notFound } from '../lib/errors.js';
 import { type EventFields, LEDGER_VERSION } from '../events/event.model.js';
+import { bookingMessage } from '../outbox/booking-messages.js';
 import type { BookingFields } from './booking.model.js';
 import { SalesLedger } from './ledger.js';
 import { migrateEvent } from './ledger-audit.js';
@@ -27,8 +28,11 @@ export function duplicateOn(err: unknown): DuplicateOn {
   return null;
 }
 
+/** What claiming and writing the ledger need (the hold sweeper, src/outbox/sweeper.ts, uses them too). */
+export type SalesModels = Pick<BookingDeps, 'models'>;
+
 /** The first write of every sales transaction: the point all competing transactions conflict on (DESIGN.md 1). */
-export function claimEvent(deps: BookingDeps, eventId: Types.ObjectId, session: ClientSession) {
+export function claimEvent(deps: SalesModels, eventId: Types.ObjectId, session: ClientSession) {
   return deps.models.Event.findOneAndUpdate(
     { _id: eventId },
     { $inc: { salesVersion: 1 } },
@@ -49,7 +53,7 @@ export interface OpenSales {
  * (ledger-audit.ts), exactly, since the claim orders it against every other sale. Null: no event.
  */
 export async function openSales(
-  deps: BookingDeps,
+  deps: SalesModels,
   eventId: Types.ObjectId,
   session: ClientSession,
   now: Date,
@@ -61,7 +65,7 @@ export async function openSales(
 }
 
 /** Writes what the transaction changed in the ledger (its last write to the event, before commit). */
-export async function saveLedger(deps: BookingDeps, sales: OpenSales, session: ClientSession): Promise<void> {
+export async function saveLedger(deps: SalesModels, sales: OpenSales, session: ClientSession): Promise<void> {
   if (!sales.ledger.changed) return;
   await deps.models.Event.updateOne({ _id: sales.event._id }, sales.ledger.update(), { session, timestamps: false });
 }
@@ -184,7 +188,7 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
         totalPrice: order.totalPrice,
         currency: event.currency,
         expiresAt,
-        tickets: free ? issueTicketsFor(order.lines) : [],
+        tickets: free ? await issueTicketsFor(deps, eventId, order.lines) : [],
         confirmedAt: free ? now : null,
         idempotencyKey: stamp?.key ?? null,
         requestFingerprint: stamp?.fingerprint ?? null,
@@ -203,10 +207,16 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
   // createdAt and updatedAt are already set, so Mongoose keeps them (it only fills missing timestamps).
   if (docs.length > 0 && sales) {
     await deps.models.Booking.insertMany(docs, { session, ordered: true });
+    // Announced in the same transaction (DESIGN.md 9), so they commit with the sale; a free booking
+    // is created confirmed (with its tickets): both messages.
+    const made = docs.map((d) => d.toObject<BookingFields>());
+    await deps.outbox.enqueue(
+      session,
+      made.flatMap((b) => [bookingMessage('booking.created', b), ...(b.status === 'confirmed' ? [bookingMessage('booking.confirmed', b)] : [])]),
+    );
   }
+  // The ledger is saved also when only waitlist offers were made (they move seats to held).
   if ((docs.length > 0 || offered > 0) && sales) {
-    // Hook: outbox messages of the bookings made (booking.created, and booking.confirmed with the
-    // tickets of free orders) are inserted here, in this session, so they commit with the sale.
     await saveLedger(deps, sales, session);
   }
   return { decisions, inserted: docs.length, offered };

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { objectId, pagination, problemSchema } from '../lib/http.js';
+import { paymentSchema, type PaymentView } from '../payments/schemas.js';
+import { ticketSchema, toTicketView } from '../tickets/schemas.js';
 import { BOOKING_STATUSES, type BookingFields, type BookingStatus } from './booking.model.js';
 
 /** The per-event limit (maxTicketsPerBooking) is checked by the service; this is only a sanity bound. */
@@ -88,7 +90,9 @@ export const bookingSchema = z.object({
   currency: z.string(),
   couponCode: z.string().nullable(),
   expiresAt: z.string().nullable(),
-  tickets: z.array(z.object({ number: z.string(), ticketTypeId: z.string().nullable() })),
+  tickets: z.array(ticketSchema),
+  failureReason: z.string().nullable(),
+  payment: paymentSchema.nullable().describe('The latest payment of the booking; null without one (or with PAYMENT_PROVIDER=none)'),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -113,10 +117,10 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 export const itemsView = (b: Pick<BookingFields, 'items'>) =>
   (b.items ?? []).map((i) => ({ ticketTypeId: String(i.ticketTypeId), name: i.name, quantity: i.quantity, unitPrice: i.unitPrice }));
 
-export const ticketsView = (b: Pick<BookingFields, 'tickets'>) =>
-  (b.tickets ?? []).map((t) => ({ number: t.number, ticketTypeId: t.ticketTypeId ? String(t.ticketTypeId) : null }));
+/** A booking's tickets; their status follows the booking's stored status (void unless confirmed). */
+export const ticketsView = (b: Pick<BookingFields, 'tickets' | 'status'>) => (b.tickets ?? []).map((t) => toTicketView(t, b.status));
 
-export function toBookingView(booking: BookingFields, now: Date): BookingView {
+export function toBookingView(booking: BookingFields, now: Date, payment: PaymentView | null = null): BookingView {
   const b = booking as BookingFields & { createdAt?: Date; updatedAt?: Date };
   return {
     id: String(b._id),
@@ -133,6 +137,8 @@ export function toBookingView(booking: BookingFields, now: Date): BookingView {
     couponCode: b.couponCode ?? null,
     expiresAt: iso(b.expiresAt),
     tickets: ticketsView(b),
+    failureReason: b.failureReason ?? null,
+    payment,
     createdAt: iso(b.createdAt) ?? '',
     updatedAt: iso(b.updatedAt ?? b.createdAt) ?? '',
   };

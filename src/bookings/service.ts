@@ -1,14 +1,24 @@
 import { performance } from 'node:perf_hooks';
-import { Types } from 'mongoose';
+import { type ClientSession, Types } from 'mongoose';
 import { forbidden, notFound } from '../lib/errors.js';
 import { type BookingFields, type BookingStatus, bookingStatusFilter } from './booking.model.js';
 import { holdExpired, invalidState, keyReused } from './problems.js';
 import { linesOf } from './ledger-audit.js';
-import { duplicateOn, earlierUseOfKey, exclusiveSalesTransaction, notify, openSales, processCreates, saveLedger } from './sales.js';
+import {
+  duplicateOn,
+  earlierUseOfKey,
+  exclusiveSalesTransaction,
+  notify,
+  type OpenSales,
+  openSales,
+  processCreates,
+  saveLedger,
+} from './sales.js';
 import { SalesDesk } from './sales-desk.js';
 import { statusAt } from './schemas.js';
 import { issueTicketsFor } from './tickets.js';
 import { tooBusy, transactionStats } from '../lib/transaction.js';
+import { bookingMessage } from '../outbox/booking-messages.js';
 import { offerAnswered, serveWaitlist } from '../waitlist/serve.js';
 import type {
   Actor,
@@ -115,8 +125,11 @@ export async function confirmBooking(
           {
             $set: {
               status: 'confirmed',
-              tickets: issueTicketsFor(lines),
-              paymentReference: input.paymentReference ?? null,
+              tickets: await issueTicketsFor(deps, current.eventId, lines),
+              // With a payment provider, only a succeeded payment pays (402 PAYMENT_REQUIRED otherwise).
+              paymentReference: deps.payments
+                ? await deps.payments.requireSucceededPayment(current._id, session)
+                : (input.paymentReference ?? null),
               confirmedAt: now,
               updatedAt: now,
               // Confirmed bookings never expire; the TTL index only looks at pending ones anyway.
@@ -130,10 +143,11 @@ export async function confirmBooking(
         if (!confirmed) throw invalidState('no longer pending');
         // Still live (checked above in this snapshot): its hold group exists until expiresAt.
         sales.ledger.confirmHold(lines, current.expiresAt as Date);
+        // Announced in this transaction (DESIGN.md 9): the confirmed booking with its tickets.
+        await deps.outbox.enqueue(session, bookingMessage('booking.confirmed', confirmed));
         // A waitlist offer taken: its entry is accepted.
         await offerAnswered(deps, sales, current._id, 'accepted', session, now);
         await saveLedger(deps, sales, session);
-        // Hook: tickets issuance and outbox messages of a confirmation belong here, in this transaction.
         return { booking: confirmed, replayed: false };
       });
       if (!outcome.replayed) await notify(deps, found.eventId);
@@ -146,6 +160,77 @@ export async function confirmBooking(
       throw err;
     }
   }
+}
+
+/** What a succeeded payment did to its booking (settlePaidBooking). */
+export type PaidBookingOutcome =
+  | { kind: 'confirmed'; booking: BookingFields }
+  | { kind: 'unchanged' }
+  | { kind: 'refund'; reason: string };
+
+const TOO_LATE = 'The payment arrived after the hold expired and the tickets were no longer available; it is refunded';
+
+/**
+ * Payments' call site (src/payments/settle.ts): a payment succeeded, so its booking is confirmed with
+ * its tickets, inside the caller's sales transaction of the event, opened with openSales (the claim
+ * of the event, DESIGN.md 1); this writes the ledger back as the transaction's last event write.
+ * A live hold turns into sold tickets (confirmHold). A hold that expired first has already left the
+ * ledger, so it is sold again only if its lines still fit in this snapshot (shortfall, then sell);
+ * otherwise, and for a booking cancelled or paid by another payment, the answer is `refund`, and a
+ * hold that lost its tickets reads `refunded` with `failureReason` (DESIGN.md 8: no buyer is
+ * charged without tickets).
+ */
+export async function settlePaidBooking(
+  deps: Pick<BookingDeps, 'models' | 'clock' | 'ticketKeys'>,
+  sales: OpenSales | null,
+  bookingId: Types.ObjectId,
+  paymentReference: string,
+  session: ClientSession,
+): Promise<PaidBookingOutcome> {
+  const now = deps.clock.now();
+  const booking = await deps.models.Booking.findById(bookingId).session(session).lean<BookingFields>();
+  if (!booking) return { kind: 'refund', reason: 'The booking no longer exists' };
+  if (booking.status === 'confirmed') {
+    return booking.paymentReference === paymentReference
+      ? { kind: 'unchanged' }
+      : { kind: 'refund', reason: 'The booking was already paid by another payment' };
+  }
+  if (booking.status !== 'pending') return { kind: 'refund', reason: `The booking was ${booking.status} before the payment succeeded` };
+
+  const lines = sales ? linesOf(booking, sales.event.ticketTypes[0]?._id) : [];
+  const live = statusAt(booking, now) === 'pending';
+  const gone = !sales || lines.length === 0;
+  if (gone || (!live && (sales.event.status !== 'published' || sales.ledger.shortfall(lines)))) {
+    const reason = gone ? 'The event no longer exists' : TOO_LATE;
+    await deps.models.Booking.updateOne(
+      { _id: booking._id, status: 'pending' },
+      { $set: { status: 'refunded', failureReason: reason, expiresAt: null, updatedAt: now } },
+      { session, timestamps: false },
+    );
+    return { kind: 'refund', reason };
+  }
+  const confirmed = await deps.models.Booking.findOneAndUpdate(
+    { _id: booking._id, status: 'pending' },
+    {
+      $set: {
+        status: 'confirmed',
+        tickets: await issueTicketsFor(deps, booking.eventId, lines),
+        paymentReference,
+        confirmedAt: now,
+        updatedAt: now,
+        expiresAt: null,
+      },
+    },
+    { new: true, session, timestamps: false },
+  ).lean<BookingFields>();
+  if (!confirmed) return { kind: 'refund', reason: 'The booking changed before the payment succeeded' };
+  // A live hold's group is still in the ledger until expiresAt; an expired one is already gone.
+  if (live) sales.ledger.confirmHold(lines, booking.expiresAt as Date);
+  else sales.ledger.sell(lines);
+  // A paid waitlist offer is taken: its entry is accepted (a no-op for an ordinary booking).
+  await offerAnswered(deps, sales, booking._id, 'accepted', session, now);
+  await saveLedger(deps, sales, session);
+  return { kind: 'confirmed', booking: confirmed };
 }
 
 /**
@@ -167,6 +252,9 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
       { new: false, session, timestamps: false },
     ).lean<BookingFields>();
     if (before) {
+      const cancelled: BookingFields = { ...before, status: 'cancelled', cancelledAt: now, updatedAt: now };
+      // Announced in this transaction (DESIGN.md 9), before the ledger write (the last one).
+      await deps.outbox.enqueue(session, bookingMessage('booking.cancelled', cancelled));
       if (sales) {
         const lines = linesOf(before, sales.event.ticketTypes[0]?._id);
         if (before.status === 'confirmed') sales.ledger.refund(lines);
@@ -177,8 +265,8 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
         await serveWaitlist(deps, sales, session, now);
         await saveLedger(deps, sales, session);
       }
-      // Hook: outbox messages (booking.cancelled, refunds) and ticket voiding belong here.
-      const cancelled: BookingFields = { ...before, status: 'cancelled', cancelledAt: now, updatedAt: now };
+      // A paid booking is refunded: the refund is queued in this transaction (src/payments).
+      await deps.payments?.bookingCancelled(before._id, session);
       return { booking: cancelled, changed: true };
     }
     // Cancelled (or expired, or its event cancelled) while we waited: the same answer as a repeat.

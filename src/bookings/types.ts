@@ -1,7 +1,10 @@
-import type { Connection } from 'mongoose';
+import type { ClientSession, Connection, Types } from 'mongoose';
 import type { Role } from '../auth/user.model.js';
 import type { Clock } from '../lib/clock.js';
 import type { Models } from '../models.js';
+import type { Outbox } from '../outbox/outbox.js';
+import type { PaymentView } from '../payments/schemas.js';
+import type { TicketKeys } from '../tickets/keys.js';
 import type { BookingFields } from './booking.model.js';
 import type { SalesDesk } from './sales-desk.js';
 
@@ -42,6 +45,19 @@ export interface CreateJob {
   stamp?: IdempotencyStamp;
 }
 
+/**
+ * What bookings ask of payments (src/payments) when a payment provider is configured; absent with
+ * PAYMENT_PROVIDER=none. Both run inside the booking's sales transaction.
+ */
+export interface BookingPayments {
+  /** The provider id of the booking's succeeded payment; throws 402 PAYMENT_REQUIRED when there is none. */
+  requireSucceededPayment(bookingId: Types.ObjectId, session: ClientSession): Promise<string>;
+  /** A booking was cancelled: queue the refund of its succeeded payments (durably, in `session`). */
+  bookingCancelled(bookingId: Types.ObjectId, session: ClientSession): Promise<void>;
+  /** The latest payment of each booking, by booking id, as `viewerId` may see it (one query). */
+  latestOf(bookings: Pick<BookingFields, '_id' | 'userId'>[], viewerId: string): Promise<Map<string, PaymentView>>;
+}
+
 export interface BookingSettings {
   db: Connection;
   models: Pick<Models, 'Event' | 'Booking' | 'WaitlistEntry'>;
@@ -53,6 +69,11 @@ export interface BookingSettings {
   txTimeoutMs: number;
   /** Runs after every committed change to what an event has sold or held (read-cache invalidation). */
   salesChanged(eventId: string): Promise<void>;
+  /** Announces each change in its transaction (DESIGN.md 9). */
+  outbox: Outbox;
+  payments?: BookingPayments | null;
+  /** Signs the codes of the tickets a confirmed booking gets (src/tickets). */
+  ticketKeys: TicketKeys;
 }
 
 export interface BookingDeps extends BookingSettings {

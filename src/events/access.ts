@@ -4,7 +4,7 @@ import { forbidden, notFound } from '../lib/errors.js';
 import type { EventStatus } from './event.model.js';
 
 /** What event services need from the app; a plain object in service tests. */
-export type EventDeps = Pick<FastifyInstance, 'models' | 'db' | 'clock' | 'kv' | 'log' | 'config'>;
+export type EventDeps = Pick<FastifyInstance, 'models' | 'db' | 'clock' | 'kv' | 'log' | 'config' | 'outbox' | 'payments'>;
 
 /** The authenticated caller, if any. */
 export interface Actor {

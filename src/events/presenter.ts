@@ -1,4 +1,5 @@
 import type { Types } from 'mongoose';
+import type { PaymentView } from '../payments/schemas.js';
 import { type TicketCounts, availabilityOf } from '../bookings/availability.js';
 import { type LedgerCounts, typeAvailable } from '../bookings/ledger.js';
 import type { TicketTypeDto } from '../ticket-types/schemas.js';
@@ -174,7 +175,12 @@ export interface BookingUser {
   name: string;
 }
 
-export function toEventBookingDto(booking: BookingFields, user: BookingUser | undefined, now: Date): EventBookingDto {
+export function toEventBookingDto(
+  booking: BookingFields,
+  user: BookingUser | undefined,
+  now: Date,
+  payment: PaymentView | null = null,
+): EventBookingDto {
   return {
     id: String(booking._id),
     eventId: String(booking.eventId),
@@ -191,6 +197,8 @@ export function toEventBookingDto(booking: BookingFields, user: BookingUser | un
     couponCode: booking.couponCode ?? null,
     expiresAt: iso(booking.expiresAt),
     tickets: ticketsView(booking),
+    failureReason: booking.failureReason ?? null,
+    payment,
     createdAt: iso(booking.createdAt) ?? new Date(0).toISOString(),
     updatedAt: iso(booking.updatedAt) ?? new Date(0).toISOString(),
   };

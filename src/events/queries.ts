@@ -4,6 +4,7 @@ import { type BookingFields, bookingStatusFilter } from '../bookings/booking.mod
 import { notFound } from '../lib/errors.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
 import type { EventFields } from './event.model.js';
+import type { PaymentView } from '../payments/schemas.js';
 import { eventView, toEventBookingDto, toEventDto } from './presenter.js';
 import type { EventBookingDto, EventBookingsQuery, EventDto, EventSort, ListEventsQuery } from './schemas.js';
 
@@ -154,5 +155,10 @@ export async function listEventBookings(
     ? await User.find({ _id: { $in: userIds } }, { email: 1, name: 1 }).lean()
     : [];
   const byId = new Map(users.map((u) => [String(u._id), u]));
-  return { data: bookings.map((b) => toEventBookingDto(b, byId.get(String(b.userId)), now)), total };
+  // Each booking's latest payment, in one more batched read (none without a payment provider).
+  const payments = deps.payments ? await deps.payments.forBookings.latestOf(bookings, actor?.userId ?? '') : new Map<string, PaymentView>();
+  return {
+    data: bookings.map((b) => toEventBookingDto(b, byId.get(String(b.userId)), now, payments.get(String(b._id)) ?? null)),
+    total,
+  };
 }

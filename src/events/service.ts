@@ -7,6 +7,7 @@ import { AppError, notFound } from '../lib/errors.js';
 import { runTransaction } from '../lib/transaction.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
 import { invalidateEventCache } from './cache.js';
+import { eventCancelledMessage } from '../outbox/event-messages.js';
 import { type EventFields, LEDGER_VERSION } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
 import { serveAfterChange, servingOf } from '../waitlist/serve.js';
@@ -189,10 +190,15 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
       { $set: { status: 'cancelled', cancelledAt: now } },
       { session },
     );
+    // Announced in this transaction; cancelledAt names the bookings this cancelled (their emails,
+    // notifications/emails.ts).
+    await deps.outbox.enqueue(session, eventCancelledMessage(event, now));
     // Every booking that counted is cancelled: nothing is sold or held any more.
     const ledger = new SalesLedger(event, now);
     ledger.clear();
     const cleared = ledger.update().$set as Record<string, unknown>;
+    // Paid bookings are refunded: durable refund jobs, queued in this transaction (src/payments).
+    await deps.payments?.eventCancelled(event._id, session);
     return deps.models.Event.findOneAndUpdate(
       { _id: event._id },
       { $set: { ...cleared, status: 'cancelled' }, $inc: { revision: 1 } },

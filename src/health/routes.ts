@@ -12,6 +12,9 @@ function withTimeout<T>(work: Promise<T>): Promise<T> {
 }
 
 const dependencyStatus = z.enum(['up', 'down', 'not-configured']);
+// Reported when a payment provider runs, never a reason to be unready: with the breaker open the
+// service still sells and reads.
+const paymentsDetail = z.object({ provider: z.enum(['fake', 'stripe']), breaker: z.enum(['closed', 'open', 'half-open']) });
 
 /** Liveness answers while the process is up; readiness asks each dependency (API.md Health). */
 export default async function healthRoutes(app: FastifyInstance): Promise<void> {
@@ -27,7 +30,7 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
       schema: {
         tags: ['health'],
         response: {
-          200: z.object({ status: z.literal('ready'), checks: z.record(z.string(), dependencyStatus) }),
+          200: z.object({ status: z.literal('ready'), checks: z.record(z.string(), dependencyStatus), payments: paymentsDetail.optional() }),
         },
       },
     },
@@ -42,14 +45,15 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
             () => 'down' as const,
           )
         : ('not-configured' as const);
+      const payments = app.payments ? { provider: app.payments.provider.name, breaker: app.payments.breaker.state() } : undefined;
       const down = Object.entries({ mongodb, redis }).filter(([, s]) => s === 'down').map(([name]) => name);
       if (down.length > 0) {
         throw new AppError(503, 'SERVICE_UNAVAILABLE', `Not ready: ${down.join(', ')} down`, {
-          extra: { down, checks: { mongodb, redis } },
+          extra: { down, checks: { mongodb, redis }, ...(payments ? { payments } : {}) },
           headers: { 'retry-after': '5' },
         });
       }
-      return { status: 'ready' as const, checks: { mongodb, redis } };
+      return { status: 'ready' as const, checks: { mongodb, redis }, ...(payments ? { payments } : {}) };
     },
   );
 }

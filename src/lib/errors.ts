@@ -30,7 +30,15 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_INVALID'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'IDEMPOTENCY_REQUEST_IN_PROGRESS'
+  | 'WEBHOOK_URL_NOT_ALLOWED'
+  | 'ALREADY_CHECKED_IN'
+  | 'TICKET_VOID'
+  | 'WRONG_EVENT'
+  | 'INVALID_TICKET_CODE'
   | 'SERVICE_UNAVAILABLE'
+  | 'PAYMENT_REQUIRED'
+  | 'PAYMENT_PROVIDER_UNAVAILABLE'
+  | 'INVALID_SIGNATURE'
   | 'INTERNAL_ERROR';
 
 export interface FieldError {
@@ -75,6 +83,7 @@ export const serviceUnavailable = (detail = 'Service temporarily unavailable, re
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  402: 'Payment Required',
   403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',

@@ -71,6 +71,8 @@ declare module 'fastify' {
   interface FastifySchema {
     /** For the OpenAPI document only (plugins/docs.ts): the headers each status of the route carries. */
     responseHeaders?: Readonly<Partial<Record<number, readonly RouteResponseHeader[]>>>;
+    /** For the OpenAPI document only: statuses whose body is not JSON, with the media types sent. */
+    responseMediaTypes?: Readonly<Partial<Record<number, readonly string[]>>>;
   }
 }
 

@@ -75,6 +75,7 @@ interface RouteFacts {
   idempotent: boolean;
   readsBody: boolean;
   routeHeaders: NonNullable<FastifySchema['responseHeaders']>;
+  mediaTypes: NonNullable<FastifySchema['responseMediaTypes']>;
 }
 
 function headersFor(status: number, facts: RouteFacts): Json {
@@ -99,6 +100,10 @@ function documentResponse(status: number, body: Json | undefined, facts: RouteFa
   const description = (typeof body?.description === 'string' && body.description) || STATUS_CODES[status] || 'Answer';
   const headers = headersFor(status, facts);
   if (status === 204 || body === undefined) return { type: 'null', description, headers };
+  const binary = facts.mediaTypes[status];
+  if (binary) {
+    return { description, headers, content: Object.fromEntries(binary.map((t) => [t, { schema: { type: 'string', format: 'binary' } }])) };
+  }
   const mediaType = status >= 400 ? PROBLEM_JSON : JSON_TYPE;
   return { description, headers, content: { [mediaType]: { schema: body } } };
 }
@@ -130,12 +135,13 @@ const transform: SwaggerTransform = (input) => {
   if (schema.hide) return converted;
 
   const route: RouteOptions = input.route;
-  const { responseHeaders, ...documented } = schema;
+  const { responseHeaders, responseMediaTypes, ...documented } = schema;
   const facts: RouteFacts = {
     url: converted.url,
-    idempotent: route.config?.idempotent === true,
+    idempotent: route.config?.idempotent === true || route.config?.idempotent === 'optional',
     readsBody: documented.body !== undefined && [route.method].flat().some((m) => BODY_METHODS.has(m)),
     routeHeaders: responseHeaders ?? {},
+    mediaTypes: responseMediaTypes ?? {},
   };
 
   const own = isJson(documented.response) ? documented.response : {};
@@ -149,7 +155,8 @@ const transform: SwaggerTransform = (input) => {
     responses[status] = documentResponse(status, isJson(body) ? body : fallback, facts);
   }
 
-  const headers = facts.idempotent ? requireIdempotencyKey(documented.headers) : documented.headers;
+  // A route that honours the key only when sent ('optional') documents it as optional.
+  const headers = route.config?.idempotent === true ? requireIdempotencyKey(documented.headers) : documented.headers;
   return { url: converted.url, schema: { ...documented, headers, response: responses } };
 };
 

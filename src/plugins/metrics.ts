@@ -23,6 +23,13 @@ import { type TransactionStats, transactionStats } from '../lib/transaction.js';
  * pays for them.
  */
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This app's registry, for features that add metrics of their own (outbox backlog, payments' breaker); unset when disabled. */
+    metricsRegistry?: Registry;
+  }
+}
+
 let processRegistry: Registry | undefined;
 
 const TRANSACTION_COUNTERS: ReadonlyArray<[keyof TransactionStats, string, string]> = [
@@ -102,6 +109,7 @@ async function metrics(app: FastifyInstance): Promise<void> {
 
   const shared = processMetrics();
   const registry = new Registry();
+  app.decorate('metricsRegistry', registry);
 
   const duration = new Histogram({
     name: 'http_request_duration_seconds',

@@ -44,6 +44,9 @@ export default async function waitlistRoutes(app: FastifyInstance): Promise<void
     waitlistOfferMs: app.config.WAITLIST_OFFER_SECONDS * 1000,
     txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
     salesChanged: (eventId) => invalidateEventCache(app.kv, eventId, app.log),
+    outbox: app.outbox,
+    payments: app.payments?.forBookings ?? null,
+    ticketKeys: app.ticketKeys,
   });
   if (app.config.WAITLIST_SWEEP_SECONDS > 0) {
     const stop = startWaitlistSweeper(deps, app.models, app.config.WAITLIST_SWEEP_SECONDS, app.log);

@@ -5,6 +5,7 @@ import { isOnSale } from '../bookings/order.js';
 import type { OpenSales } from '../bookings/sales.js';
 import type { EventFields } from '../events/event.model.js';
 import type { Models } from '../models.js';
+import type { Outbox } from '../outbox/outbox.js';
 import { announceWaitlistOffers, type OfferMade } from './announce.js';
 import type { WaitlistEntryFields } from './entry.model.js';
 
@@ -18,6 +19,8 @@ import type { WaitlistEntryFields } from './entry.model.js';
 
 export interface WaitlistServing {
   models: Pick<Models, 'Event' | 'Booking' | 'WaitlistEntry'>;
+  /** Where the `waitlist.offered` messages go, in the offering transaction. */
+  outbox: Pick<Outbox, 'enqueue'>;
   /** WAITLIST_OFFER_SECONDS in ms. */
   waitlistOfferMs: number;
 }
@@ -74,6 +77,7 @@ export async function serveWaitlist(deps: WaitlistServing, sales: OpenSales, ses
         ticketTypeId: type._id,
         quantity: entry.quantity,
         expiresAt,
+        booking,
       });
       if (ledger.eventAvailable() <= 0) break;
     }
@@ -94,7 +98,7 @@ export async function serveWaitlist(deps: WaitlistServing, sales: OpenSales, ses
   await deps.models.Event.updateOne({ _id: event._id }, { $inc: { 'waitlist.waiting': -offers.length } }, { session, timestamps: false });
   // The snapshot stays true for the rest of this transaction.
   event.waitlist = { waiting: (event.waitlist?.waiting ?? 0) - offers.length, joined: event.waitlist?.joined ?? 0 };
-  await announceWaitlistOffers(session, offers);
+  await announceWaitlistOffers(deps.outbox, session, offers);
   return offers.length;
 }
 
@@ -132,7 +136,7 @@ function offerBooking(
  * never had a waitlist: nothing is read.
  */
 export async function offerAnswered(
-  deps: WaitlistServing,
+  deps: Pick<WaitlistServing, 'models'>,
   sales: OpenSales,
   bookingId: Types.ObjectId,
   outcome: 'accepted' | 'left',
@@ -148,8 +152,13 @@ export async function offerAnswered(
 }
 
 /** The serving deps of an app (events and ticket types call this; bookings carry their own). */
-export const servingOf = (app: { models: WaitlistServing['models']; config: { WAITLIST_OFFER_SECONDS: number } }): WaitlistServing => ({
+export const servingOf = (app: {
+  models: WaitlistServing['models'];
+  outbox: WaitlistServing['outbox'];
+  config: { WAITLIST_OFFER_SECONDS: number };
+}): WaitlistServing => ({
   models: app.models,
+  outbox: app.outbox,
   waitlistOfferMs: app.config.WAITLIST_OFFER_SECONDS * 1000,
 });
 

@@ -105,6 +105,18 @@ async function freshHold(world: World): Promise<string> {
   return bookingOf(res).id;
 }
 
+/** A webhook of `organizer`, stored directly (registration would look its URL up in DNS). */
+async function freshWebhook(world: World): Promise<string> {
+  const hook = await world.app.models.Webhook.create({
+    ownerId: world.organizer.user.id,
+    url: 'https://93.184.216.34/hook',
+    events: ['booking.created'],
+    secret: `whsec_${randomBytes(32).toString('base64')}`,
+    active: true,
+  });
+  return String(hook._id);
+}
+
 const eventFields: Record<string, FieldSpec> = {
   name: { kind: 'text', required: true, maxLength: 200, minLength: 1 },
   venue: { kind: 'text', required: true, maxLength: 200, minLength: 1 },
@@ -273,6 +285,18 @@ export const INPUT_ROUTES: readonly InputRoute[] = [
     query: { strict: true, fields: { ...pageQuery, status: 'enum' } },
   },
   {
+    name: 'POST /api/v1/events/:id/staff',
+    method: 'POST',
+    path: '/api/v1/events/:id/staff',
+    as: 'organizer',
+    writes: true,
+    target: (w) => w.eventId,
+    body: {
+      valid: (w) => ({ userId: w.customer.user.id }),
+      fields: { userId: { kind: 'objectId', required: true, maxLength: 24 } },
+    },
+  },
+  {
     name: 'POST /api/v1/events/:id/ticket-types',
     method: 'POST',
     path: '/api/v1/events/:id/ticket-types',
@@ -351,6 +375,31 @@ export const INPUT_ROUTES: readonly InputRoute[] = [
     as: 'customer',
     writes: false,
     target: (w) => w.bookingId,
+  },
+  {
+    name: 'GET /api/v1/webhooks',
+    method: 'GET',
+    path: '/api/v1/webhooks',
+    as: 'organizer',
+    writes: false,
+    query: { strict: true, fields: pageQuery },
+  },
+  {
+    name: 'GET /api/v1/webhooks/:id/deliveries',
+    method: 'GET',
+    path: '/api/v1/webhooks/:id/deliveries',
+    as: 'organizer',
+    writes: false,
+    target: freshWebhook,
+    query: { strict: true, fields: { ...pageQuery, status: 'enum' } },
+  },
+  {
+    name: 'DELETE /api/v1/webhooks/:id',
+    method: 'DELETE',
+    path: '/api/v1/webhooks/:id',
+    as: 'organizer',
+    writes: true,
+    target: freshWebhook,
   },
 ];
 

@@ -1,0 +1,254 @@
+import { Types } from 'mongoose';
+import type { BookingFields } from '../bookings/booking.model.js';
+import type { Actor } from '../events/access.js';
+import type { Clock } from '../lib/clock.js';
+import { AppError } from '../lib/errors.js';
+import { type TicketClaims, verifyTicketCode } from '../tickets/codes.js';
+import type { TicketKeys } from '../tickets/keys.js';
+import { type TicketView, toTicketView } from '../tickets/schemas.js';
+import { findTicket } from '../tickets/service.js';
+import type { TicketFields } from '../tickets/ticket.schema.js';
+import { assertDoorAccess, type CheckInModels } from './access.js';
+import { alreadyCheckedIn, invalidTicketCode, ticketVoid, wrongEvent } from './problems.js';
+
+/** A check-in that was recorded: what the outbox message `ticket.checked_in` will carry. */
+export interface CheckedIn {
+  eventId: string;
+  bookingId: string;
+  ticketId: string;
+  checkedInAt: Date;
+  checkedInBy: string;
+}
+
+export interface CheckInDeps {
+  models: CheckInModels;
+  keys: TicketKeys;
+  clock: Clock;
+  /**
+   * The one place a recorded check-in is announced. Nothing listens yet: when the outbox
+   * (notifications) lands, `ticket.checked_in` is written here.
+   */
+  announce?: (message: CheckedIn) => Promise<void>;
+}
+
+export interface Scan {
+  code: string;
+  scannedAt?: Date;
+}
+
+export interface CheckInAnswer {
+  ticket: TicketView;
+  checkedInAt: Date;
+}
+
+/** A scanner's clock may run a little ahead of ours; a scan further in the future is refused. */
+export const SCAN_CLOCK_SKEW_MS = 5 * 60_000;
+
+function assertScanTime(scannedAt: Date | undefined, now: Date, path: string): void {
+  if (scannedAt && scannedAt.getTime() > now.getTime() + SCAN_CLOCK_SKEW_MS) {
+    throw new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {
+      errors: [{ path, message: 'must not be in the future' }],
+    });
+  }
+}
+
+/** The claims of a code for this event: 422 INVALID_TICKET_CODE or WRONG_EVENT otherwise. */
+async function claimsFor(keys: TicketKeys, code: string, eventId: string): Promise<TicketClaims> {
+  const claims = await verifyTicketCode(keys, code);
+  if (!claims) throw invalidTicketCode();
+  if (claims.eventId !== eventId) throw wrongEvent();
+  return claims;
+}
+
+type Recorded = Pick<BookingFields, '_id' | 'status'> & { tickets: TicketFields[] };
+
+/**
+ * THE conditional write: marks the ticket checked in at `at` if, at this instant, its booking is
+ * confirmed (so the ticket is not void) and the ticket is unchecked (or, with `earlierWins`, was
+ * checked in later than `at`). One document, one atomic update: of any number of concurrent online
+ * scans exactly one matches, and a recorded time can only move earlier. Returns the booking with
+ * just that ticket, or null when nothing matched.
+ */
+function recordCheckIn(deps: CheckInDeps, claims: TicketClaims, at: Date, earlierWins: boolean): Promise<Recorded | null> {
+  const ticketId = new Types.ObjectId(claims.ticketId);
+  const unchecked = earlierWins
+    ? { $or: [{ checkedInAt: null }, { checkedInAt: { $gt: at } }] }
+    : { checkedInAt: null };
+  return deps.models.Booking.findOneAndUpdate(
+    {
+      // Found by the ticket id (a multikey index). The event needs no condition: the signed code
+      // binds this ticket id to its event, and the caller checked the code's event already.
+      'tickets._id': ticketId,
+      status: 'confirmed',
+      tickets: { $elemMatch: { _id: ticketId, number: claims.number, ...unchecked } },
+    },
+    // Only checkedInAt: who scanned goes to the announcement, not the ticket. (The MongoDB emulator
+    // also refuses two $set paths under one array element, which MongoDB allows.) An array filter
+    // names the element: the positional `$` would be ambiguous with two conditions on `tickets`.
+    { $set: { 'tickets.$[t].checkedInAt': at } },
+    {
+      arrayFilters: [{ 't._id': ticketId }],
+      new: true,
+      projection: { status: 1, tickets: { $elemMatch: { _id: ticketId } } },
+      // A scan is not an edit of the booking.
+      timestamps: false,
+    },
+  ).lean<Recorded>();
+}
+
+/** Why a conditional write did not match: the answer for the scan (an AppError to throw). */
+async function whyNot(deps: CheckInDeps, claims: TicketClaims): Promise<AppError> {
+  const found = await findTicket(deps.models, claims.ticketId);
+  // Signed by us, yet naming no ticket we hold (or another number): not a ticket of ours.
+  if (!found || found.ticket.number !== claims.number || String(found.booking.eventId) !== claims.eventId) {
+    return invalidTicketCode();
+  }
+  if (found.booking.status !== 'confirmed') return ticketVoid();
+  if (found.ticket.checkedInAt) return alreadyCheckedIn(found.ticket.checkedInAt);
+  // Unreachable: checkedInAt is never cleared and a booking never returns to confirmed.
+  return ticketVoid();
+}
+
+async function announce(deps: CheckInDeps, booking: Recorded, eventId: string, by: string): Promise<void> {
+  const [ticket] = booking.tickets;
+  if (!deps.announce || !ticket?.checkedInAt) return;
+  await deps.announce({
+    eventId,
+    bookingId: String(booking._id),
+    ticketId: String(ticket._id),
+    checkedInAt: ticket.checkedInAt,
+    checkedInBy: by,
+  });
+}
+
+/**
+ * One scan at the door (POST /events/:id/check-ins): the first scan of a ticket wins, every
+ * later one is 409 ALREADY_CHECKED_IN with the first scan's time.
+ */
+export async function checkIn(deps: CheckInDeps, actor: Actor, eventId: string, scan: Scan): Promise<CheckInAnswer> {
+  const now = deps.clock.now();
+  assertScanTime(scan.scannedAt, now, 'scannedAt');
+  await assertDoorAccess(deps.models, actor, eventId);
+  const claims = await claimsFor(deps.keys, scan.code, eventId);
+  const at = scan.scannedAt ?? now;
+  const recorded = await recordCheckIn(deps, claims, at, false);
+  if (!recorded) throw await whyNot(deps, claims);
+  await announce(deps, recorded, eventId, actor.userId);
+  return { ticket: toTicketView(recorded.tickets[0], recorded.status), checkedInAt: at };
+}
+
+export interface ScanResult {
+  index: number;
+  status: number;
+  code: string | null;
+  detail: string | null;
+  ticketId: string | null;
+  checkedInAt: Date | null;
+  ticket: TicketView | null;
+}
+
+const failure = (index: number, error: AppError, ticketId: string | null): ScanResult => {
+  const at = error.extra.checkedInAt;
+  return {
+    index,
+    status: error.statusCode,
+    code: error.code,
+    detail: error.message,
+    ticketId,
+    checkedInAt: typeof at === 'string' ? new Date(at) : null,
+    ticket: null,
+  };
+};
+
+/** Runs `work` over `items` with at most `limit` at a time. */
+async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+// Tickets of one batch written at once: enough to hide round trips, few enough to share the pool.
+const BATCH_WRITE_CONCURRENCY = 8;
+
+/**
+ * Scans made offline, uploaded together (POST /events/:id/check-ins/batch). The earliest
+ * `scannedAt` of a ticket wins, across this batch, earlier batches and online scans: the ticket's
+ * `checkedInAt` only ever moves earlier, by the same single conditional write. The scan whose time
+ * is recorded answers 200; every other scan of that ticket 409 with the recorded time. One result
+ * per scan, in the order sent.
+ */
+export async function checkInBatch(
+  deps: CheckInDeps,
+  actor: Actor,
+  eventId: string,
+  scans: Required<Scan>[],
+): Promise<ScanResult[]> {
+  const now = deps.clock.now();
+  scans.forEach((s, i) => assertScanTime(s.scannedAt, now, `scans.${i}.scannedAt`));
+  await assertDoorAccess(deps.models, actor, eventId);
+
+  const results: ScanResult[] = new Array<ScanResult>(scans.length);
+  const byTicket = new Map<string, { claims: TicketClaims; indices: number[] }>();
+  const verified = await Promise.all(scans.map((s) => verifyTicketCode(deps.keys, s.code)));
+  verified.forEach((claims, index) => {
+    if (!claims) return void (results[index] = failure(index, invalidTicketCode(), null));
+    if (claims.eventId !== eventId) return void (results[index] = failure(index, wrongEvent(), claims.ticketId));
+    const group = byTicket.get(claims.ticketId) ?? { claims, indices: [] };
+    group.indices.push(index);
+    byTicket.set(claims.ticketId, group);
+  });
+
+  await eachLimited([...byTicket.values()], BATCH_WRITE_CONCURRENCY, async ({ claims, indices }) => {
+    // Earliest first; of equal times, the one sent first.
+    indices.sort((a, b) => scans[a].scannedAt.getTime() - scans[b].scannedAt.getTime() || a - b);
+    const [first, ...rest] = indices;
+    const at = scans[first].scannedAt;
+    const recorded = await recordCheckIn(deps, claims, at, true);
+    if (recorded) {
+      await announce(deps, recorded, eventId, actor.userId);
+      const ticket = toTicketView(recorded.tickets[0], recorded.status);
+      results[first] = { index: first, status: 200, code: null, detail: null, ticketId: claims.ticketId, checkedInAt: at, ticket };
+      for (const i of rest) results[i] = failure(i, alreadyCheckedIn(at), claims.ticketId);
+      return;
+    }
+    const error = await whyNot(deps, claims);
+    for (const i of indices) results[i] = failure(i, error, claims.ticketId);
+  });
+  return results;
+}
+
+export interface CheckInStats {
+  checkedIn: number;
+  tickets: number;
+  byTicketType: { ticketTypeId: string | null; checkedIn: number; tickets: number }[];
+}
+
+/**
+ * Counts computed from the tickets themselves (never kept as counters that could drift): valid
+ * tickets (those of confirmed bookings) and how many of them are checked in, overall and per type.
+ */
+export async function checkInStats(deps: CheckInDeps, actor: Actor, eventId: string): Promise<CheckInStats> {
+  const event = await assertDoorAccess(deps.models, actor, eventId);
+  const rows = await deps.models.Booking.aggregate<{ _id: Types.ObjectId | null; tickets: number; checkedIn: number }>([
+    { $match: { eventId: event._id, status: 'confirmed' } },
+    { $unwind: '$tickets' },
+    {
+      $group: {
+        _id: { $ifNull: ['$tickets.ticketTypeId', null] },
+        tickets: { $sum: 1 },
+        // Checked in when checkedInAt holds a date (null and a missing field both read as null).
+        checkedIn: { $sum: { $cond: [{ $eq: [{ $ifNull: ['$tickets.checkedInAt', null] }, null] }, 0, 1] } },
+      },
+    },
+  ]);
+  const byTicketType = rows
+    .map((r) => ({ ticketTypeId: r._id ? String(r._id) : null, checkedIn: r.checkedIn, tickets: r.tickets }))
+    .sort((a, b) => String(a.ticketTypeId).localeCompare(String(b.ticketTypeId)));
+  return {
+    checkedIn: byTicketType.reduce((n, r) => n + r.checkedIn, 0),
+    tickets: byTicketType.reduce((n, r) => n + r.tickets, 0),
+    byTicketType,
+  };
+}
