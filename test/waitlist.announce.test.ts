@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAccount, type TestAccount } from './fixtures/accounts.js';
+import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { book, bookingOf, cancel, createEvent } from './fixtures/bookings.js';
 import { entryOf, join, mine } from './fixtures/waitlist.js';
 import { outboxRows } from './fixtures/webhooks.js';
@@ -70,5 +70,23 @@ describe('waitlist.offered', () => {
     expect(entry.status).toBe('offered');
     const types = (await outboxRows(t.app, { kind: 'message', eventId })).map((m) => m.type);
     expect(types).toEqual(['booking.created', 'booking.expired', 'waitlist.offered']);
+  });
+
+  it('cancelling the event closes its queue: waiting entries and open offers leave it', async () => {
+    const buyer = await createAccount(t.app);
+    const [first, second] = [await createAccount(t.app), await createAccount(t.app)];
+    const eventId = await createEvent(t.app, organizer.accessToken, { totalTickets: 1, price: 500 });
+    const held = bookingOf(await book(t.app, buyer.accessToken, { eventId, quantity: 1 }));
+    expect((await join(t.app, first.accessToken, eventId, { quantity: 1 })).statusCode).toBe(201);
+    expect((await join(t.app, second.accessToken, eventId, { quantity: 1 })).statusCode).toBe(201);
+    expect((await cancel(t.app, buyer.accessToken, held.id)).statusCode).toBe(200);
+    expect(entryOf(await mine(t.app, first.accessToken, eventId)).status).toBe('offered');
+
+    const res = await t.app.inject({ method: 'POST', url: `/api/v1/events/${eventId}/cancel`, headers: bearer(organizer.accessToken) });
+    expect(res.statusCode).toBe(200);
+    expect(entryOf(await mine(t.app, first.accessToken, eventId)).status).toBe('left');
+    expect(entryOf(await mine(t.app, second.accessToken, eventId)).status).toBe('left');
+    const event = await t.app.models.Event.findById(eventId).lean();
+    expect(event?.waitlist?.waiting).toBe(0);
   });
 });

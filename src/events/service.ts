@@ -193,6 +193,15 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
     // Announced in this transaction; cancelledAt names the bookings this cancelled (their emails,
     // notifications/emails.ts).
     await deps.outbox.enqueue(session, eventCancelledMessage(event, now));
+    // The queue closes with the event: open entries (waiting, or holding an offer whose booking was
+    // just cancelled) leave it. Nothing is read when the event never had a waitlist.
+    if ((event.waitlist?.joined ?? 0) > 0) {
+      await deps.models.WaitlistEntry.updateMany(
+        { eventId: event._id, status: { $in: ['waiting', 'offered'] } },
+        { $set: { status: 'left', closedAt: now, updatedAt: now } },
+        { session, timestamps: false },
+      );
+    }
     // Every booking that counted is cancelled: nothing is sold or held any more.
     const ledger = new SalesLedger(event, now);
     ledger.clear();
@@ -201,7 +210,7 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
     await deps.payments?.eventCancelled(event._id, session);
     return deps.models.Event.findOneAndUpdate(
       { _id: event._id },
-      { $set: { ...cleared, status: 'cancelled' }, $inc: { revision: 1 } },
+      { $set: { ...cleared, status: 'cancelled', ...(event.waitlist ? { 'waitlist.waiting': 0 } : {}) }, $inc: { revision: 1 } },
       { session, new: true },
     ).lean();
   });
