@@ -8,7 +8,6 @@ import { sessionModel } from './auth/session.model.js';
 import { userModel } from './auth/user.model.js';
 import { jobLeaseModel } from './outbox/job-lease.model.js';
 import { outboxModel } from './outbox/message.model.js';
-import { leaseModel } from './waitlist/lease.model.js';
 import { waitlistEntryModel } from './waitlist/entry.model.js';
 import { webhookModel } from './webhooks/webhook.model.js';
 
@@ -20,7 +19,6 @@ function compileModels(conn: Connection) {
     Event: eventModel(conn),
     Booking: bookingModel(conn),
     WaitlistEntry: waitlistEntryModel(conn),
-    Lease: leaseModel(conn),
     OutboxMessage: outboxModel(conn),
     JobLease: jobLeaseModel(conn),
     Webhook: webhookModel(conn),

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import { MongoServerError } from 'mongodb';
 import { ledgerCounts } from '../bookings/ledger.js';
 import { exclusiveSalesTransaction, notify, openSales, saveLedger } from '../bookings/sales.js';
 import type { EventFields } from '../events/event.model.js';
 import type { Models } from '../models.js';
+import { acquireJobLease } from '../outbox/job-lease.js';
 import type { WaitlistDeps } from './service.js';
 import { serveWaitlist } from './serve.js';
 
@@ -13,7 +13,8 @@ import { serveWaitlist } from './serve.js';
  * capacity change serves the queue itself; when none happens, this pass does: it looks at the
  * events somebody waits for (an index on the summary), and for those whose ledger shows free
  * tickets runs the same promotion in a sales transaction of the event. One instance at a time
- * runs it (a lease document); a second pass at once would find nothing to do anyway, since each
+ * runs it (a job lease in `job_leases`, as the hold sweeper); a second pass at once would find
+ * nothing to do anyway, since each
  * promotion is decided on the claimed event.
  */
 
@@ -21,21 +22,9 @@ const LEASE = 'waitlist-sweeper';
 /** Events looked at per pass: a pass is bounded, the next one carries on. */
 const EVENTS_PER_PASS = 200;
 
-/** Takes or renews the named lease for `ms`; false while another holder's lease runs. */
-export async function takeLease(models: Pick<Models, 'Lease'>, holder: string, now: Date, ms: number): Promise<boolean> {
-  try {
-    await models.Lease.findOneAndUpdate(
-      { _id: LEASE, $or: [{ until: { $lte: now } }, { holder }] },
-      { $set: { holder, until: new Date(now.getTime() + ms) } },
-      { upsert: true, new: true },
-    );
-    return true;
-  } catch (err) {
-    // The upsert met the lease of another holder that has not run out.
-    if (err instanceof MongoServerError && err.code === 11000) return false;
-    throw err;
-  }
-}
+/** Takes or renews the sweep's job lease for `ms`; false while another holder's lease runs. */
+export const takeLease = (models: Pick<Models, 'JobLease'>, holder: string, now: Date, ms: number): Promise<boolean> =>
+  acquireJobLease(models.JobLease, LEASE, holder, now, ms);
 
 type Candidate = Pick<EventFields, '_id' | 'totalTickets' | 'ticketTypes' | 'holds'>;
 
@@ -67,7 +56,7 @@ export async function sweepWaitlists(deps: WaitlistDeps): Promise<number> {
 }
 
 /** Runs sweepWaitlists every `seconds` on whichever instance holds the lease; returns the stop. */
-export function startWaitlistSweeper(deps: WaitlistDeps, models: Pick<Models, 'Lease'>, seconds: number, log: FastifyBaseLogger): () => void {
+export function startWaitlistSweeper(deps: WaitlistDeps, models: Pick<Models, 'JobLease'>, seconds: number, log: FastifyBaseLogger): () => void {
   const holder = randomUUID();
   let running = false;
   const timer = setInterval(() => {
