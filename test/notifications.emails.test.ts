@@ -150,7 +150,7 @@ describe('emails', () => {
   });
 
   it('production requires SMTP_URL to run the worker', () => {
-    const production = { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db:27017/t?replicaSet=rs0', REDIS_URL: 'redis://cache:6379', JWT_SECRET: 'x'.repeat(40) };
+    const production = { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db:27017/t?replicaSet=rs0', REDIS_URL: 'redis://cache:6379', JWT_SECRET: 'x'.repeat(40), TICKET_SIGNING_KEY: '{}' };
     expect(() => assertMailConfigured(loadConfig(production))).toThrow(/SMTP_URL: is required in production/);
     expect(() => assertMailConfigured(loadConfig({ ...production, SMTP_URL: 'smtp://mail:587' }))).not.toThrow();
     expect(() => loadConfig({ ...production, SMTP_URL: 'http://mail' })).toThrow(/SMTP_URL/);
