@@ -12,6 +12,7 @@ import couponRoutes from './coupons/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
 import ticketTypeRoutes from './ticket-types/routes.js';
+import waitlistRoutes from './waitlist/routes.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { refuseUnknownQueryParameters } from './lib/http.js';
 import { deferredChildLoggerFactory, loggerOptions } from './lib/logger.js';
@@ -106,6 +107,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(eventRoutes, { prefix: '/events' });
       await api.register(ticketTypeRoutes, { prefix: '/events' });
       await api.register(couponRoutes, { prefix: '/events' });
+      await api.register(waitlistRoutes, { prefix: '/events' });
       await api.register(bookingRoutes, { prefix: '/bookings' });
       await api.register(webhookRoutes, { prefix: '/webhooks' });
       await api.register(paymentRoutes, { prefix: '/bookings' });

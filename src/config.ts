@@ -49,6 +49,10 @@ const envSchema = z
     METRICS_ENABLED: bool.default(true),
     // When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    // Waitlist (src/waitlist): how long an offer holds its tickets, and how often one instance
+    // (a lease decides which) offers tickets freed by expired holds when no sale did (0: never).
+    WAITLIST_OFFER_SECONDS: z.coerce.number().int().positive().default(30 * 60),
+    WAITLIST_SWEEP_SECONDS: z.coerce.number().int().min(0).default(15),
     // DESIGN.md 5: production refuses to start on the MongoDB emulator. This lets CI smoke-run the
     // built server on it; never set it in production.
     ALLOW_MONGODB_EMULATOR: bool.default(false),

@@ -9,6 +9,7 @@ import { sessionModel } from './auth/session.model.js';
 import { userModel } from './auth/user.model.js';
 import { jobLeaseModel } from './outbox/job-lease.model.js';
 import { outboxModel } from './outbox/message.model.js';
+import { waitlistEntryModel } from './waitlist/entry.model.js';
 import { webhookModel } from './webhooks/webhook.model.js';
 
 function compileModels(conn: Connection) {
@@ -19,6 +20,7 @@ function compileModels(conn: Connection) {
     Event: eventModel(conn),
     Booking: bookingModel(conn),
     Coupon: couponModel(conn),
+    WaitlistEntry: waitlistEntryModel(conn),
     OutboxMessage: outboxModel(conn),
     JobLease: jobLeaseModel(conn),
     Webhook: webhookModel(conn),

@@ -41,6 +41,10 @@ const CONTRACT: readonly [Method, string][] = [
   ['post', '/api/v1/events/{id}/coupons'],
   ['get', '/api/v1/events/{id}/coupons'],
   ['patch', '/api/v1/events/{id}/coupons/{couponId}'],
+  ['post', '/api/v1/events/{id}/waitlist'],
+  ['get', '/api/v1/events/{id}/waitlist'],
+  ['get', '/api/v1/events/{id}/waitlist/me'],
+  ['delete', '/api/v1/events/{id}/waitlist/me'],
   ['post', '/api/v1/bookings'],
   ['post', '/api/v1/bookings/{id}/confirm'],
   ['patch', '/api/v1/bookings/{id}/cancel'],
@@ -73,7 +77,12 @@ const HEALTH: readonly [Method, string][] = [
 ];
 /** Successes that are images, not JSON (API.md Tickets and check-in). */
 const IMAGES = new Set(['get /api/v1/tickets/{id}/qr']);
-const IDEMPOTENT = new Set(['post /api/v1/bookings', 'post /api/v1/bookings/{id}/confirm', 'post /api/v1/bookings/{id}/payments']);
+const IDEMPOTENT = new Set([
+  'post /api/v1/bookings',
+  'post /api/v1/bookings/{id}/confirm',
+  'post /api/v1/bookings/{id}/payments',
+  'post /api/v1/events/{id}/waitlist',
+]);
 /** POSTs that honour Idempotency-Key when sent (API.md Conventions) without requiring it. */
 const OPTIONALLY_IDEMPOTENT = new Set([
   'post /api/v1/events/{id}/staff',
@@ -139,7 +148,7 @@ describe('the document', () => {
     for (const path of Object.keys(doc.paths)) expect(path, 'no trailing slash').not.toMatch(/.\/$/);
   });
 
-  it('requires Idempotency-Key on every booking POST, and only there', () => {
+  it('requires Idempotency-Key on every booking POST and the waitlist join, and only there', () => {
     for (const { method, path, op } of allOperations()) {
       const param = (op.parameters ?? []).find(
         (p) => !('$ref' in p) && p.in === 'header' && p.name.toLowerCase() === 'idempotency-key',
@@ -211,11 +220,11 @@ describe('the document', () => {
     }
   });
 
-  it('documents Idempotent-Replayed on the booking POSTs, and Retry-After on their 409', () => {
+  it('documents Idempotent-Replayed on the booking POSTs and the waitlist join, and Retry-After on their 409', () => {
     for (const key of IDEMPOTENT) {
       const [method, path] = key.split(' ') as [Method, string];
       const op = operation(method, path);
-      const success = method === 'post' && (path === '/api/v1/bookings' || path.endsWith('/payments')) ? 201 : 200;
+      const success = method === 'post' && (path === '/api/v1/bookings' || path.endsWith('/payments') || path.endsWith('/waitlist')) ? 201 : 200;
       expect(headerNames(response(op, success))).toContain('Idempotent-Replayed');
       expect(headerNames(response(op, 409))).toEqual(expect.arrayContaining(['Retry-After', 'Idempotent-Replayed']));
       // Refused before the key is claimed, so never a replay.
@@ -377,6 +386,23 @@ describe('real answers agree with the document', () => {
     const invalid = await book(t.app, customer.accessToken, { eventId, quantity: 1, couponCode: 'NONE' });
     expect(invalid.json<{ code: string }>().code).toBe('COUPON_INVALID');
     expectDocumented('post', '/api/v1/bookings', invalid);
+  });
+
+  it('for the waitlist', async () => {
+    const eventId = await createEvent(t.app, organizer.accessToken, { totalTickets: 1, price: 0 });
+    const url = `/api/v1/events/${eventId}/waitlist`;
+    const join = () => send({ method: 'POST', url, headers: { ...bearer(customer.accessToken), 'idempotency-key': randomUUID() }, payload: { quantity: 1 } });
+    expectDocumented('post', '/api/v1/events/{id}/waitlist', await join());
+    await book(t.app, organizer.accessToken, { eventId, quantity: 1 });
+    const joined = await join();
+    expect(joined.statusCode).toBe(201);
+    expectDocumented('post', '/api/v1/events/{id}/waitlist', joined);
+    expectDocumented('post', '/api/v1/events/{id}/waitlist', await join());
+    expectDocumented('get', '/api/v1/events/{id}/waitlist/me', await send({ method: 'GET', url: `${url}/me`, headers: bearer(customer.accessToken) }));
+    expectDocumented('get', '/api/v1/events/{id}/waitlist', await send({ method: 'GET', url, headers: bearer(organizer.accessToken) }));
+    expectDocumented('get', '/api/v1/events/{id}/waitlist', await send({ method: 'GET', url, headers: bearer(customer.accessToken) }));
+    expectDocumented('delete', '/api/v1/events/{id}/waitlist/me', await send({ method: 'DELETE', url: `${url}/me`, headers: bearer(customer.accessToken) }));
+    expectDocumented('delete', '/api/v1/events/{id}/waitlist/me', await send({ method: 'DELETE', url: `${url}/me`, headers: bearer(customer.accessToken) }));
   });
 
   it('for webhooks', async () => {

@@ -77,6 +77,7 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     models: app.models,
     clock: app.clock,
     holdTtlMs: app.config.HOLD_TTL_SECONDS * 1000,
+    waitlistOfferMs: app.config.WAITLIST_OFFER_SECONDS * 1000,
     txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
     // Listing pages are left to their TTL (events/listing-cache.ts): a sale is not a listing change.
     salesChanged: (eventId) => invalidateEventCache(app.kv, eventId, app.log, { listings: false }),

@@ -14,6 +14,7 @@ import { keyReused, notOnSale, soldOut } from './problems.js';
 import type { BatchItem } from './sales-desk.js';
 import { issueTicketsFor } from './tickets.js';
 import { runTransaction, tooBusy } from '../lib/transaction.js';
+import { serveWaitlist } from '../waitlist/serve.js';
 import type { BookingDeps, BookingOutcome, CreateJob, IdempotencyStamp } from './types.js';
 
 /** How often a write that lost on a unique index is re-run (ticket-number collision, same-key race). */
@@ -151,6 +152,9 @@ type Item = BatchItem<CreateJob, BookingOutcome>;
 async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: Item[], session: ClientSession) {
   const now = deps.clock.now();
   const sales = await openSales(deps, eventId, session, now);
+  // The waitlist first (DESIGN.md 10): tickets freed since the last sale (an expired hold) are
+  // offered to the queue before any buyer of this batch can take them. Free when nobody waits.
+  const offered = sales ? await serveWaitlist(deps, sales, session, now) : 0;
   const uses = await earlierUses(
     deps,
     items.map((i) => i.input),
@@ -232,9 +236,12 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
       session,
       made.flatMap((b) => [bookingMessage('booking.created', b), ...(b.status === 'confirmed' ? [bookingMessage('booking.confirmed', b)] : [])]),
     );
+  }
+  // The ledger is saved also when only waitlist offers were made (they move seats to held).
+  if ((docs.length > 0 || offered > 0) && sales) {
     await saveLedger(deps, sales, session);
   }
-  return { decisions, inserted: docs.length };
+  return { decisions, inserted: docs.length, offered };
 }
 
 /** Runs one batch of purchases of an event (the sales desk calls this); settles every item. */
@@ -244,7 +251,7 @@ export async function processCreates(deps: BookingDeps, eventId: string, items: 
   try {
     result = await runTransaction(deps.db, (session) => decideCreates(deps, new Types.ObjectId(eventId), items, session), {
       deadline,
-      commitIf: (r) => r.inserted > 0,
+      commitIf: (r) => r.inserted > 0 || r.offered > 0,
     });
   } catch (err) {
     const dup = duplicateOn(err);
@@ -268,7 +275,7 @@ export async function processCreates(deps: BookingDeps, eventId: string, items: 
     return;
   }
   // Invalidate before answering, so a buyer who reads availability right after the 201 sees it.
-  if (result.inserted > 0) await notify(deps, eventId);
+  if (result.inserted > 0 || result.offered > 0) await notify(deps, eventId);
   for (const [item, decision] of result.decisions) {
     if ('outcome' in decision) item.resolve(decision.outcome);
     else item.reject(decision.error);

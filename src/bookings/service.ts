@@ -19,6 +19,7 @@ import { statusAt } from './schemas.js';
 import { issueTicketsFor } from './tickets.js';
 import { tooBusy, transactionStats } from '../lib/transaction.js';
 import { bookingMessage } from '../outbox/booking-messages.js';
+import { offerAnswered, serveWaitlist } from '../waitlist/serve.js';
 import type {
   Actor,
   BookingDeps,
@@ -145,6 +146,8 @@ export async function confirmBooking(
         sales.coupons.confirmed(current);
         // Announced in this transaction (DESIGN.md 9): the confirmed booking with its tickets.
         await deps.outbox.enqueue(session, bookingMessage('booking.confirmed', confirmed));
+        // A waitlist offer taken: its entry is accepted.
+        await offerAnswered(deps, sales, current._id, 'accepted', session, now);
         await saveLedger(deps, sales, session);
         return { booking: confirmed, replayed: false };
       });
@@ -198,7 +201,9 @@ export async function settlePaidBooking(
   const lines = sales ? linesOf(booking, sales.event.ticketTypes[0]?._id) : [];
   const live = statusAt(booking, now) === 'pending';
   const gone = !sales || lines.length === 0;
-  if (gone || (!live && (sales.event.status !== 'published' || sales.ledger.shortfall(lines)))) {
+  // A late success must also fit its coupon's limit: the expired hold gave its redemption back.
+  const couponFull = !gone && !live && (await couponLimitReached(deps, sales, booking, session));
+  if (gone || (!live && (sales.event.status !== 'published' || sales.ledger.shortfall(lines) || couponFull))) {
     const reason = gone ? 'The event no longer exists' : TOO_LATE;
     await deps.models.Booking.updateOne(
       { _id: booking._id, status: 'pending' },
@@ -225,10 +230,28 @@ export async function settlePaidBooking(
   // A live hold's group is still in the ledger until expiresAt; an expired one is already gone.
   if (live) sales.ledger.confirmHold(lines, booking.expiresAt as Date);
   else sales.ledger.sell(lines);
+  // The coupon's redemption moves from held to confirmed (live), or is taken again (late).
+  if (live) sales.coupons.confirmed(booking);
+  else if (booking.couponId) sales.coupons.redeem(booking.couponId, null);
   // Announced in the payment's transaction (DESIGN.md 9), before the ledger write (the last one).
   await deps.outbox.enqueue(session, bookingMessage('booking.confirmed', confirmed));
+  // A paid waitlist offer is taken: its entry is accepted (a no-op for an ordinary booking).
+  await offerAnswered(deps, sales, booking._id, 'accepted', session, now);
   await saveLedger(deps, sales, session);
   return { kind: 'confirmed', booking: confirmed };
+}
+
+/** Whether the booking's coupon has no redemption left for it (read in the sale's snapshot). */
+async function couponLimitReached(
+  deps: Pick<BookingDeps, 'models'>,
+  sales: OpenSales,
+  booking: BookingFields,
+  session: ClientSession,
+): Promise<boolean> {
+  if (!booking.couponId) return false;
+  const coupon = await deps.models.Coupon.findById(booking.couponId).session(session).lean();
+  if (!coupon?.maxRedemptions) return false;
+  return sales.coupons.redemptions(booking.couponId) >= coupon.maxRedemptions;
 }
 
 /**
@@ -258,6 +281,10 @@ export async function cancelBooking(deps: BookingDeps, actor: Actor, bookingId: 
         if (before.status === 'confirmed') sales.ledger.refund(lines);
         else sales.ledger.releaseHold(lines, before.expiresAt as Date);
         sales.coupons.cancelled(before);
+        // The waitlist (DESIGN.md 10): a declined offer leaves the list, and the freed tickets
+        // are offered to the queue in this same transaction, before any buyer can take them.
+        if (before.status === 'pending') await offerAnswered(deps, sales, before._id, 'left', session, now);
+        await serveWaitlist(deps, sales, session, now);
         await saveLedger(deps, sales, session);
       }
       // A paid booking is refunded: the refund is queued in this transaction (src/payments).

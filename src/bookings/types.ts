@@ -62,9 +62,11 @@ export interface BookingPayments {
 
 export interface BookingSettings {
   db: Connection;
-  models: Pick<Models, 'Event' | 'Booking' | 'Coupon'>;
+  models: Pick<Models, 'Event' | 'Booking' | 'Coupon' | 'WaitlistEntry'>;
   clock: Clock;
   holdTtlMs: number;
+  /** WAITLIST_OFFER_SECONDS in ms: how long a waitlist offer holds its tickets (src/waitlist). */
+  waitlistOfferMs: number;
   /** BOOKING_TX_TIMEOUT_MS: how long one sale, confirm or cancel may take, queueing and retries included. */
   txTimeoutMs: number;
   /** Runs after every committed change to what an event has sold or held (read-cache invalidation). */

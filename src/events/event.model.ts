@@ -91,6 +91,15 @@ const eventSchema = new Schema(
     ledgerVersion: { type: Number },
     /** Bumped on every change an organizer makes; the ETag of the event. */
     revision: { type: Number, default: 0 },
+    /**
+     * Waitlist summary (src/waitlist): `waiting` entries now and `joined` ever (the queue's order
+     * counter). Read with the claim every sale makes anyway, so a sale of an event with nobody
+     * waiting never touches the queue (DESIGN.md 12).
+     */
+    waitlist: {
+      waiting: { type: Number, default: 0, min: 0 },
+      joined: { type: Number, default: 0, min: 0 },
+    },
   },
   { timestamps: true, versionKey: false },
 );
@@ -103,6 +112,8 @@ eventSchema.index({ status: 1, name: 1, _id: 1 });
 eventSchema.index({ status: 1, price: 1, _id: 1 });
 // An organizer's own events.
 eventSchema.index({ organizerId: 1, createdAt: -1 });
+// The waitlist sweeper's pass: events somebody waits for (src/waitlist/sweeper.ts).
+eventSchema.index({ 'waitlist.waiting': 1 });
 
 export type TicketTypeFields = InferSchemaType<typeof ticketTypeSchema> & { _id: Types.ObjectId };
 export type HoldFields = InferSchemaType<typeof holdSchema>;

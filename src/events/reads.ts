@@ -2,7 +2,8 @@ import { eventCounts } from '../bookings/availability.js';
 import { nextHoldExpiry } from '../bookings/ledger.js';
 import { notFound } from '../lib/errors.js';
 import { ok, serializeAnswer } from '../lib/http.js';
-import { type Actor, assertVisible, type EventDeps } from './access.js';
+import { waitlistFigures } from '../waitlist/service.js';
+import { type Actor, assertVisible, canManage, type EventDeps } from './access.js';
 import { cachedAnswers, type EventAnswers, type LoadedAnswers } from './cache.js';
 import { type EventFields, LEDGER_VERSION } from './event.model.js';
 import {
@@ -14,7 +15,7 @@ import {
   toAvailabilityDto,
   toEventDto,
 } from './presenter.js';
-import { availabilityAnswer, eventAnswer } from './schemas.js';
+import { type AvailabilityDto, availabilityAnswer, eventAnswer } from './schemas.js';
 
 /** The event and its counts at one instant, as the cache keeps them and the reads send them. */
 export interface LoadedSnapshot {
@@ -80,5 +81,10 @@ export async function getEvent(deps: EventDeps, eventId: string, actor: Actor | 
 
 /** The serialized 200 answer of GET /events/:id/availability. */
 export async function getAvailability(deps: EventDeps, eventId: string, actor: Actor | undefined): Promise<string> {
-  return (await visibleAnswers(deps, eventId, actor)).availability;
+  const answers = await visibleAnswers(deps, eventId, actor);
+  if (!canManage(actor, answers)) return answers.availability;
+  // Its organizer also sees the waitlist: two indexed counts, read fresh (the cached answer is everyone's).
+  const body = JSON.parse(answers.availability) as { data: AvailabilityDto };
+  body.data.waitlist = await waitlistFigures(deps.models, eventId, deps.clock.now());
+  return JSON.stringify(body);
 }

@@ -3,6 +3,7 @@ import { BOOKING_STATUSES } from '../bookings/booking.model.js';
 import { bookingSchema } from '../bookings/schemas.js';
 import { envelope, pagination, safeText } from '../lib/http.js';
 import { ticketTypeSchema, typeAvailabilitySchema } from '../ticket-types/schemas.js';
+import { waitlistFiguresSchema } from '../waitlist/schemas.js';
 import { EVENT_STATUSES } from './event.model.js';
 
 /** Longest `q` we search for: bounds the work a regex over three text fields can cost. */
@@ -130,6 +131,8 @@ export const availabilitySchema = z.object({
   heldTickets: z.number().int(),
   ticketTypes: z.array(typeAvailabilitySchema),
   asOf: z.string(),
+  /** Only in its organizer's (and admins') answer. */
+  waitlist: waitlistFiguresSchema.optional(),
 });
 export type AvailabilityDto = z.infer<typeof availabilitySchema>;
 

@@ -11,6 +11,7 @@ import { eventCancelledMessage } from '../outbox/event-messages.js';
 import { bumpListingVersion } from './listing-cache.js';
 import { type EventFields, LEDGER_VERSION } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
+import { serveAfterChange, servingOf } from '../waitlist/serve.js';
 import type { CreateEventInput, EventDto, UpdateEventInput } from './schemas.js';
 
 /** An event answer: the body's `data` and the ETag header that goes with it. */
@@ -144,11 +145,13 @@ export async function updateEvent(
       }
       if (event.ticketTypes.length === 1) set['ticketTypes.0.price'] = input.price;
     }
-    return deps.models.Event.findOneAndUpdate(
+    const saved = await deps.models.Event.findOneAndUpdate(
       { _id: event._id },
       { $set: set, $inc: { revision: 1 } },
       { session, new: true, runValidators: true },
-    ).lean();
+    ).lean<EventFields>();
+    // A raised capacity frees tickets: the waitlist gets them in this transaction (DESIGN.md 10).
+    return saved && serveAfterChange(servingOf(deps), saved, session, deps.clock.now());
   });
   if (!updated) throw notFound('Event');
   await invalidateEventCache(deps.kv, updated._id, deps.log);
@@ -193,6 +196,15 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
     // Announced in this transaction; cancelledAt names the bookings this cancelled (their emails,
     // notifications/emails.ts).
     await deps.outbox.enqueue(session, eventCancelledMessage(event, now));
+    // The queue closes with the event: open entries (waiting, or holding an offer whose booking was
+    // just cancelled) leave it. Nothing is read when the event never had a waitlist.
+    if ((event.waitlist?.joined ?? 0) > 0) {
+      await deps.models.WaitlistEntry.updateMany(
+        { eventId: event._id, status: { $in: ['waiting', 'offered'] } },
+        { $set: { status: 'left', closedAt: now, updatedAt: now } },
+        { session, timestamps: false },
+      );
+    }
     // Every booking that counted is cancelled: nothing is sold or held any more.
     const ledger = new SalesLedger(event, now);
     ledger.clear();
@@ -201,8 +213,8 @@ export async function cancelEvent(deps: EventDeps, eventId: string, actor: Actor
     await deps.payments?.eventCancelled(event._id, session);
     return deps.models.Event.findOneAndUpdate(
       { _id: event._id },
-      // Every coupon redemption went with its booking (coupons/ledger.ts).
-      { $set: { ...cleared, couponLedger: [], status: 'cancelled' }, $inc: { revision: 1 } },
+      // Every coupon redemption went with its booking (coupons/ledger.ts); the queue is closed.
+      { $set: { ...cleared, couponLedger: [], status: 'cancelled', ...(event.waitlist ? { 'waitlist.waiting': 0 } : {}) }, $inc: { revision: 1 } },
       { session, new: true },
     ).lean();
   });

@@ -57,6 +57,7 @@ export function createOutboxRuntime(app: FastifyInstance, metrics: OutboxMetrics
     clock,
     log,
     reminderLeadMs: config.HOLD_REMINDER_SECONDS * 1000,
+    waitlistOfferMs: config.WAITLIST_OFFER_SECONDS * 1000,
     txTimeoutMs: config.BOOKING_TX_TIMEOUT_MS,
   };
 

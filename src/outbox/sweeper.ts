@@ -6,6 +6,7 @@ import { openSales, saveLedger } from '../bookings/sales.js';
 import type { Clock } from '../lib/clock.js';
 import { runTransaction } from '../lib/transaction.js';
 import type { Models } from '../models.js';
+import { serveWaitlist } from '../waitlist/serve.js';
 import { bookingMessage } from './booking-messages.js';
 import type { Outbox } from './outbox.js';
 
@@ -19,8 +20,10 @@ import type { Outbox } from './outbox.js';
 
 export interface SweeperDeps {
   db: Models['Booking']['db'];
-  models: Pick<Models, 'Booking' | 'Event'>;
+  models: Pick<Models, 'Booking' | 'Event' | 'WaitlistEntry'>;
   outbox: Outbox;
+  /** WAITLIST_OFFER_SECONDS in ms: how long the offers made for freed tickets are held. */
+  waitlistOfferMs: number;
   clock: Clock;
   log: FastifyBaseLogger;
   /** HOLD_REMINDER_SECONDS in ms; 0 sends no reminders. */
@@ -39,10 +42,10 @@ const transaction = <T>(deps: SweeperDeps, work: Parameters<typeof runTransactio
 async function announceForEvent(deps: SweeperDeps, eventId: Types.ObjectId, ids: Types.ObjectId[]): Promise<number> {
   return transaction(deps, async (session) => {
     const now = deps.clock.now();
-    // Claims the event like every sales transaction (DESIGN.md 1): freed tickets are handed on
-    // (waitlist, DESIGN.md 10) in this same transaction once the waitlist exists, never raced by a
-    // sale. An expiry changes no availability: the ledger's hold group already stopped counting at
-    // expiresAt. The ledger is not changed here, only its run-out groups pruned, as any sale does.
+    // Claims the event like every sales transaction (DESIGN.md 1): freed tickets are handed on to
+    // the waitlist (DESIGN.md 10) in this same transaction, never raced by a sale. An expiry itself
+    // changes no availability: the ledger's hold group already stopped counting at expiresAt; only
+    // its run-out groups are pruned, as any sale does, and offers made here are held in it.
     const sales = await openSales(deps, eventId, session, now);
     const messages = [];
     for (const id of ids) {
@@ -54,7 +57,11 @@ async function announceForEvent(deps: SweeperDeps, eventId: Types.ObjectId, ids:
       if (booking) messages.push(bookingMessage('booking.expired', booking, 'expired'));
     }
     await deps.outbox.enqueue(session, messages);
-    if (sales) await saveLedger(deps, sales, session);
+    if (sales) {
+      // Cheap when nobody waits (the claimed event's summary says so): nothing more is read.
+      if (messages.length > 0) await serveWaitlist(deps, sales, session, now);
+      await saveLedger(deps, sales, session);
+    }
     return messages.length;
   });
 }

@@ -9,6 +9,7 @@ import { etagOf, eventView, NO_COUNTS, toTicketTypeDto } from '../events/present
 import { claimSales, type IfMatch } from '../events/service.js';
 import { AppError, notFound } from '../lib/errors.js';
 import { runTransaction } from '../lib/transaction.js';
+import { serveAfterChange, servingOf } from '../waitlist/serve.js';
 import { type CreateTicketTypeInput, MAX_TICKET_TYPES, type TicketTypeDto, type UpdateTicketTypeInput } from './schemas.js';
 
 /**
@@ -96,7 +97,9 @@ async function changeTypes(
     };
     if (pull) update.$pull = { ticketTypes: { _id: pull } };
     if (push) update.$push = { ticketTypes: push };
-    return deps.models.Event.findOneAndUpdate({ _id: event._id }, update, { session, new: true, runValidators: true }).lean<EventFields>();
+    const saved = await deps.models.Event.findOneAndUpdate({ _id: event._id }, update, { session, new: true, runValidators: true }).lean<EventFields>();
+    // A raised capacity or a type back on sale frees tickets: the waitlist gets them here (DESIGN.md 10).
+    return saved && serveAfterChange(servingOf(deps), saved, session, deps.clock.now());
   });
   if (!updated) throw notFound('Event');
   await invalidateEventCache(deps.kv, updated._id, deps.log);
