@@ -12,6 +12,12 @@ export interface RequestAuth {
   sessionId: string;
 }
 
+/** The caller of a route behind `authenticate`, as the services take it; 401 if there is none. */
+export function signedInActor(request: FastifyRequest): { userId: string; role: Role } {
+  if (!request.auth) throw unauthenticated();
+  return { userId: request.auth.userId, role: request.auth.role };
+}
+
 // Routes attach these as onRequest hooks: who the caller is, and whether the role may use the
 // route, is decided before the body is even parsed, so an anonymous or wrong-role caller gets
 // 401/403 whatever it sends, and never learns the route's input schema from a 400.

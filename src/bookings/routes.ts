@@ -1,10 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { invalidateEventCache } from '../events/cache.js';
-import { unauthenticated } from '../lib/errors.js';
+import { signedInActor } from '../auth/guard.js';
 import { envelope, idParams, ok, paged, pagedEnvelope } from '../lib/http.js';
 import type { PaymentView } from '../payments/schemas.js';
+import { bookingDepsOf, stampOf } from './app-deps.js';
 import type { BookingFields } from './booking.model.js';
 import idempotency from './idempotency.js';
 import {
@@ -17,13 +17,10 @@ import {
   toBookingView,
 } from './schemas.js';
 import {
-  type Actor,
   cancelBooking,
   confirmBooking,
   createBooking,
-  createBookingDeps,
   getBooking,
-  type IdempotencyStamp,
   listBookings,
 } from './service.js';
 import type { BookingPayments } from './types.js';
@@ -46,11 +43,6 @@ const idempotencyHeader = z.looseObject({
 });
 const problems = { 400: bookingProblem, 401: bookingProblem, 403: bookingProblem, 404: bookingProblem };
 
-function actorOf(request: FastifyRequest): Actor {
-  if (!request.auth) throw unauthenticated();
-  return { userId: request.auth.userId, role: request.auth.role };
-}
-
 /** Booking views with each booking's latest payment (null without a payment provider). */
 async function viewsOf(
   payments: BookingPayments | null,
@@ -62,29 +54,12 @@ async function viewsOf(
   return bookings.map((b) => toBookingView(b, now, latest.get(String(b._id)) ?? null));
 }
 
-function stampOf(request: FastifyRequest): IdempotencyStamp | undefined {
-  const ctx = request.idempotency;
-  return ctx ? { key: ctx.key, fingerprint: ctx.fingerprint } : undefined;
-}
-
 /** Bookings: /bookings/* (API.md Bookings, Idempotency). Thin: the rules live in service.ts. */
 export default async function bookingRoutes(app: FastifyInstance): Promise<void> {
   await app.register(idempotency);
   const api = app.withTypeProvider<ZodTypeProvider>();
 
-  const deps = createBookingDeps({
-    db: app.db,
-    models: app.models,
-    clock: app.clock,
-    holdTtlMs: app.config.HOLD_TTL_SECONDS * 1000,
-    waitlistOfferMs: app.config.WAITLIST_OFFER_SECONDS * 1000,
-    txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
-    // Listing pages are left to their TTL (events/listing-cache.ts): a sale is not a listing change.
-    salesChanged: (eventId) => invalidateEventCache(app.kv, eventId, app.log, { listings: false }),
-    outbox: app.outbox,
-    payments: app.payments?.forBookings ?? null,
-    ticketKeys: app.ticketKeys,
-  });
+  const deps = bookingDepsOf(app);
 
   api.post(
     // '' not '/': the path is exactly /api/v1/bookings, as API.md and the OpenAPI document say.
@@ -108,9 +83,9 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request, reply) => {
-      const outcome = await createBooking(deps, actorOf(request), request.body, stampOf(request));
+      const outcome = await createBooking(deps, signedInActor(request), request.body, stampOf(request));
       if (outcome.replayed) reply.header('idempotent-replayed', 'true');
-      const [view] = await viewsOf(deps.payments ?? null, [outcome.booking], actorOf(request).userId, app.clock.now());
+      const [view] = await viewsOf(deps.payments ?? null, [outcome.booking], signedInActor(request).userId, app.clock.now());
       return reply.code(201).send(ok(view));
     },
   );
@@ -142,13 +117,13 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     async (request, reply) => {
       const outcome = await confirmBooking(
         deps,
-        actorOf(request),
+        signedInActor(request),
         request.params.id,
         request.body ?? {},
         stampOf(request),
       );
       if (outcome.replayed) reply.header('idempotent-replayed', 'true');
-      const [view] = await viewsOf(deps.payments ?? null, [outcome.booking], actorOf(request).userId, app.clock.now());
+      const [view] = await viewsOf(deps.payments ?? null, [outcome.booking], signedInActor(request).userId, app.clock.now());
       return ok(view);
     },
   );
@@ -169,8 +144,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request) => {
-      const booking = await cancelBooking(deps, actorOf(request), request.params.id);
-      const [view] = await viewsOf(deps.payments ?? null, [booking], actorOf(request).userId, app.clock.now());
+      const booking = await cancelBooking(deps, signedInActor(request), request.params.id);
+      const [view] = await viewsOf(deps.payments ?? null, [booking], signedInActor(request).userId, app.clock.now());
       return ok(view);
     },
   );
@@ -189,10 +164,10 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
     },
     async (request) => {
       const { page, limit, status } = request.query;
-      const { items, total } = await listBookings(deps, actorOf(request), { page, limit, status });
+      const { items, total } = await listBookings(deps, signedInActor(request), { page, limit, status });
       const now = app.clock.now();
       return paged(
-        await viewsOf(deps.payments ?? null, items, actorOf(request).userId, now),
+        await viewsOf(deps.payments ?? null, items, signedInActor(request).userId, now),
         page,
         limit,
         total,
@@ -213,8 +188,8 @@ export default async function bookingRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request) => {
-      const booking = await getBooking(deps, actorOf(request), request.params.id);
-      const [view] = await viewsOf(deps.payments ?? null, [booking], actorOf(request).userId, app.clock.now());
+      const booking = await getBooking(deps, signedInActor(request), request.params.id);
+      const [view] = await viewsOf(deps.payments ?? null, [booking], signedInActor(request).userId, app.clock.now());
       return ok(view);
     },
   );

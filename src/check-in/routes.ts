@@ -1,8 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Actor } from '../events/access.js';
-import { unauthenticated } from '../lib/errors.js';
+import { signedInActor } from '../auth/guard.js';
 import { envelope, idParams, ok, paged, pagedEnvelope, problemSchema } from '../lib/http.js';
 import idempotency from '../bookings/idempotency.js';
 import { assertDoorAccess } from './access.js';
@@ -30,11 +29,6 @@ const security = [{ bearerAuth: [] }];
 const problems = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
 // ALREADY_CHECKED_IN carries the first scan's time; the serializer must keep it.
 const checkInProblem = problemSchema.extend({}).loose();
-
-function actorOf(request: FastifyRequest): Actor {
-  if (!request.auth) throw unauthenticated();
-  return { userId: request.auth.userId, role: request.auth.role };
-}
 
 const staffView = (m: StaffMember) => ({ ...m, createdAt: m.createdAt.toISOString() });
 
@@ -67,7 +61,7 @@ export default async function checkInRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request) => {
-      await assertDoorAccess(app.models, actorOf(request), request.params.id);
+      await assertDoorAccess(app.models, signedInActor(request), request.params.id);
       const [publicKey] = app.ticketKeys.publicKeys;
       return ok({ alg: 'EdDSA' as const, publicKey, keys: app.ticketKeys.publicKeys });
     },
@@ -89,7 +83,7 @@ export default async function checkInRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request, reply) => {
-      const { member, created } = await addStaff(app.models, actorOf(request), request.params.id, request.body.userId, app.clock.now());
+      const { member, created } = await addStaff(app.models, signedInActor(request), request.params.id, request.body.userId, app.clock.now());
       return reply.code(created ? 201 : 200).send(ok(staffView(member)));
     },
   );
@@ -109,7 +103,7 @@ export default async function checkInRoutes(app: FastifyInstance): Promise<void>
     },
     async (request) => {
       const { page, limit } = request.query;
-      const { items, total } = await listStaff(app.models, actorOf(request), request.params.id, { page, limit });
+      const { items, total } = await listStaff(app.models, signedInActor(request), request.params.id, { page, limit });
       return paged(items.map(staffView), page, limit, total);
     },
   );
@@ -127,7 +121,7 @@ export default async function checkInRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request, reply) => {
-      await removeStaff(app.models, actorOf(request), request.params.id, request.params.userId);
+      await removeStaff(app.models, signedInActor(request), request.params.id, request.params.userId);
       return reply.code(204).send(null);
     },
   );
@@ -154,7 +148,7 @@ export default async function checkInRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request) => {
-      const answer = await checkIn(deps, actorOf(request), request.params.id, request.body);
+      const answer = await checkIn(deps, signedInActor(request), request.params.id, request.body);
       return ok({ ticket: answer.ticket, checkedInAt: answer.checkedInAt.toISOString() });
     },
   );
@@ -176,7 +170,7 @@ export default async function checkInRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request) => {
-      const results = await checkInBatch(deps, actorOf(request), request.params.id, request.body.scans);
+      const results = await checkInBatch(deps, signedInActor(request), request.params.id, request.body.scans);
       return ok({ results: results.map(toScanResultView) });
     },
   );
@@ -193,6 +187,6 @@ export default async function checkInRoutes(app: FastifyInstance): Promise<void>
         response: { 200: envelope(statsAnswer), ...problems },
       },
     },
-    async (request) => ok(await checkInStats(deps, actorOf(request), request.params.id)),
+    async (request) => ok(await checkInStats(deps, signedInActor(request), request.params.id)),
   );
 }

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { signedInActor } from '../auth/guard.js';
 import idempotency from '../bookings/idempotency.js';
-import { unauthenticated } from '../lib/errors.js';
 import { envelope, idParams, ok, paged, pagedEnvelope } from '../lib/http.js';
 import { createPaymentBody, listPaymentsQuery, paymentProblem, paymentSchema, toPaymentView } from './schemas.js';
-import { type Actor, createPayment, listPayments, type PaymentStamp } from './service.js';
+import { createPayment, listPayments, type PaymentStamp } from './service.js';
 import type { PaymentsDeps } from './types.js';
 
 const tags = ['payments'];
@@ -16,11 +16,6 @@ const idempotencyHeader = z.looseObject({
   'idempotency-key': z.string().optional().describe('Required: the same key never creates a second payment (or charge)'),
 });
 const problems = { 400: paymentProblem, 401: paymentProblem, 403: paymentProblem, 404: paymentProblem };
-
-function actorOf(request: FastifyRequest): Actor {
-  if (!request.auth) throw unauthenticated();
-  return { userId: request.auth.userId, role: request.auth.role };
-}
 
 function stampOf(request: FastifyRequest): PaymentStamp {
   const ctx = request.idempotency;
@@ -81,7 +76,7 @@ export default async function paymentRoutes(app: FastifyInstance): Promise<void>
       },
     },
     async (request, reply) => {
-      const outcome = await createPayment(deps, actorOf(request), request.params.id, request.body ?? {}, stampOf(request));
+      const outcome = await createPayment(deps, signedInActor(request), request.params.id, request.body ?? {}, stampOf(request));
       if (outcome.replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(201).send(ok(toPaymentView(outcome.payment, true)));
     },
@@ -102,7 +97,7 @@ export default async function paymentRoutes(app: FastifyInstance): Promise<void>
     },
     async (request) => {
       const { page, limit } = request.query;
-      const { items, total, owner } = await listPayments(deps, actorOf(request), request.params.id, page, limit);
+      const { items, total, owner } = await listPayments(deps, signedInActor(request), request.params.id, page, limit);
       return paged(
         items.map((p) => toPaymentView(p, owner)),
         page,

@@ -1,11 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { signedInActor } from '../auth/guard.js';
+import { bookingDepsOf, stampOf } from '../bookings/app-deps.js';
 import idempotency from '../bookings/idempotency.js';
-import { createBookingDeps } from '../bookings/service.js';
-import type { Actor, IdempotencyStamp } from '../bookings/types.js';
-import { invalidateEventCache } from '../events/cache.js';
-import { unauthenticated } from '../lib/errors.js';
 import { envelope, idParams, ok, paged, pagedEnvelope } from '../lib/http.js';
 import { joinWaitlistBody, listWaitlistQuery, toEntryView, waitlistEntrySchema, waitlistProblem } from './schemas.js';
 import { joinWaitlist, leaveWaitlist, listWaitlist, myEntry } from './service.js';
@@ -22,32 +20,11 @@ const idempotencyHeader = z.looseObject({
     .describe('Required: missing or empty is 400 IDEMPOTENCY_KEY_REQUIRED; up to 255 visible ASCII characters.'),
 });
 
-function actorOf(request: FastifyRequest): Actor {
-  if (!request.auth) throw unauthenticated();
-  return { userId: request.auth.userId, role: request.auth.role };
-}
-
-function stampOf(request: FastifyRequest): IdempotencyStamp | undefined {
-  const ctx = request.idempotency;
-  return ctx ? { key: ctx.key, fingerprint: ctx.fingerprint } : undefined;
-}
-
 /** The waitlist: /events/:id/waitlist* (API.md Waitlist). Thin: the rules live in service.ts and serve.ts. */
 export default async function waitlistRoutes(app: FastifyInstance): Promise<void> {
   await app.register(idempotency);
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const deps = createBookingDeps({
-    db: app.db,
-    models: app.models,
-    clock: app.clock,
-    holdTtlMs: app.config.HOLD_TTL_SECONDS * 1000,
-    waitlistOfferMs: app.config.WAITLIST_OFFER_SECONDS * 1000,
-    txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
-    salesChanged: (eventId) => invalidateEventCache(app.kv, eventId, app.log),
-    outbox: app.outbox,
-    payments: app.payments?.forBookings ?? null,
-    ticketKeys: app.ticketKeys,
-  });
+  const deps = bookingDepsOf(app);
   if (app.config.WAITLIST_SWEEP_SECONDS > 0) {
     const stop = startWaitlistSweeper(deps, app.models, app.config.WAITLIST_SWEEP_SECONDS, app.log);
     app.addHook('onClose', async () => stop());
@@ -72,7 +49,7 @@ export default async function waitlistRoutes(app: FastifyInstance): Promise<void
       },
     },
     async (request, reply) => {
-      const outcome = await joinWaitlist(deps, actorOf(request), request.params.id, request.body, stampOf(request));
+      const outcome = await joinWaitlist(deps, signedInActor(request), request.params.id, request.body, stampOf(request));
       if (outcome.replayed) reply.header('idempotent-replayed', 'true');
       return reply.code(201).send(ok(toEntryView(outcome.entry, outcome.position, app.clock.now())));
     },
@@ -91,7 +68,7 @@ export default async function waitlistRoutes(app: FastifyInstance): Promise<void
       },
     },
     async (request) => {
-      const { entry, position } = await myEntry(deps, actorOf(request), request.params.id);
+      const { entry, position } = await myEntry(deps, signedInActor(request), request.params.id);
       return ok(toEntryView(entry, position, app.clock.now()));
     },
   );
@@ -109,7 +86,7 @@ export default async function waitlistRoutes(app: FastifyInstance): Promise<void
       },
     },
     async (request, reply) => {
-      await leaveWaitlist(deps, actorOf(request), request.params.id);
+      await leaveWaitlist(deps, signedInActor(request), request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -129,7 +106,7 @@ export default async function waitlistRoutes(app: FastifyInstance): Promise<void
     },
     async (request) => {
       const { page, limit } = request.query;
-      const { items, total } = await listWaitlist(deps, actorOf(request), request.params.id, page, limit);
+      const { items, total } = await listWaitlist(deps, signedInActor(request), request.params.id, page, limit);
       const now = app.clock.now();
       return paged(
         items.map((i) => toEntryView(i.entry, i.position, now)),

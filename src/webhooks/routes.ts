@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { unauthenticated } from '../lib/errors.js';
+import { signedInActor } from '../auth/guard.js';
 import { envelope, idParams, ok, paged, pagedEnvelope, problemSchema } from '../lib/http.js';
 import {
   createdWebhookSchema,
@@ -12,17 +12,12 @@ import {
   listQuery,
   webhookSchema,
 } from './schemas.js';
-import { type Actor, createWebhook, deleteWebhook, listDeliveries, listWebhooks, retryDelivery, type WebhookDeps } from './service.js';
+import { createWebhook, deleteWebhook, listDeliveries, listWebhooks, retryDelivery, type WebhookDeps } from './service.js';
 
 const tags = ['webhooks'];
 const security = [{ bearerAuth: [] }];
 const problem = problemSchema.loose();
 const problems = { 400: problem, 401: problem, 403: problem, 404: problem };
-
-function actorOf(request: FastifyRequest): Actor {
-  if (!request.auth) throw unauthenticated();
-  return { userId: request.auth.userId, role: request.auth.role };
-}
 
 /** Organizer webhooks: /webhooks/* (API.md "Notifications and webhooks"). Rules in service.ts. */
 export default async function webhookRoutes(fastify: FastifyInstance): Promise<void> {
@@ -48,7 +43,7 @@ export default async function webhookRoutes(fastify: FastifyInstance): Promise<v
         response: { 201: envelope(createdWebhookSchema), ...problems },
       },
     },
-    async (request, reply) => reply.code(201).send(ok(await createWebhook(deps, actorOf(request), request.body))),
+    async (request, reply) => reply.code(201).send(ok(await createWebhook(deps, signedInActor(request), request.body))),
   );
 
   app.get(
@@ -59,7 +54,7 @@ export default async function webhookRoutes(fastify: FastifyInstance): Promise<v
     },
     async (request) => {
       const { page, limit } = request.query;
-      const { items, total } = await listWebhooks(deps, actorOf(request), page, limit);
+      const { items, total } = await listWebhooks(deps, signedInActor(request), page, limit);
       return paged(items, page, limit, total);
     },
   );
@@ -71,7 +66,7 @@ export default async function webhookRoutes(fastify: FastifyInstance): Promise<v
       schema: { tags, security, summary: 'Delete a webhook endpoint', params: idParams, response: { 204: z.null().describe('Deleted'), ...problems } },
     },
     async (request, reply) => {
-      await deleteWebhook(deps, actorOf(request), request.params.id);
+      await deleteWebhook(deps, signedInActor(request), request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -91,7 +86,7 @@ export default async function webhookRoutes(fastify: FastifyInstance): Promise<v
     },
     async (request) => {
       const { page, limit } = request.query;
-      const { items, total } = await listDeliveries(deps, actorOf(request), request.params.id, request.query);
+      const { items, total } = await listDeliveries(deps, signedInActor(request), request.params.id, request.query);
       return paged(items, page, limit, total);
     },
   );
@@ -110,7 +105,7 @@ export default async function webhookRoutes(fastify: FastifyInstance): Promise<v
     },
     async (request, reply) => {
       const { id, deliveryId } = request.params;
-      return reply.code(202).send(ok(await retryDelivery(deps, actorOf(request), id, deliveryId)));
+      return reply.code(202).send(ok(await retryDelivery(deps, signedInActor(request), id, deliveryId)));
     },
   );
 }
