@@ -66,7 +66,7 @@ const CONTRACT: readonly [Method, string][] = [
   ['post', '/api/v1/events/{id}/check-ins/batch'],
   ['get', '/api/v1/events/{id}/check-ins/stats'],
 ];
-/** Routes the project adds beyond API.md's tables (documented in docs/api/). */
+/** Routes the project adds beyond the contract's tables (documented in docs/API.md). */
 const BEYOND_CONTRACT: readonly [Method, string][] = [
   ['get', '/api/v1/tickets/{id}'],
   ['get', '/api/v1/events/{id}/staff'],
