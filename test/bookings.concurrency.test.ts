@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapshotStats, type TransactionStats } from '../src/lib/transaction.js';
-import { createAccount, type TestAccount } from './fixtures/accounts.js';
+import { createAccount, createAccounts, type TestAccount } from './fixtures/accounts.js';
 import { availability, book, createEvent } from './fixtures/bookings.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildSiblingApp, buildTestApp, type TestApp } from './helper.js';
 
 /**
  * DESIGN.md 1: hundreds of concurrent buyers against a small event. Each buyer is a separate
@@ -18,21 +18,11 @@ let t: TestApp;
 let organizer: TestAccount;
 let buyers: TestAccount[];
 
-async function createBuyers(count: number): Promise<TestAccount[]> {
-  const accounts: TestAccount[] = [];
-  // Batches keep the registration burst from starving the event loop (bcrypt cost 4 in tests).
-  for (let i = 0; i < count; i += 50) {
-    const batch = Array.from({ length: Math.min(50, count - i) }, () => createAccount(t.app));
-    accounts.push(...(await Promise.all(batch)));
-  }
-  return accounts;
-}
-
 beforeAll(async () => {
   t = await buildTestApp();
   organizer = await createAccount(t.app, { role: 'organizer' });
   const started = performance.now();
-  buyers = await createBuyers(BUYERS);
+  buyers = await createAccounts(t.app, BUYERS);
   console.log(`[concurrency] ${BUYERS} accounts registered over HTTP in ${Math.round(performance.now() - started)} ms`);
 }, 120_000);
 afterAll(() => t.close());
@@ -121,8 +111,7 @@ describe('concurrent purchases never oversell', () => {
   it('three app instances on one database: their transactions conflict, are retried, and still sell exactly 50', async () => {
     // Same database, Redis prefix and token secret: three instances of one deployment. Each has its
     // own sales desk, so only the event-document write orders them (DESIGN.md 1).
-    const shared = { MONGODB_URI: t.config.MONGODB_URI, REDIS_KEY_PREFIX: t.config.REDIS_KEY_PREFIX, JWT_SECRET: t.config.JWT_SECRET };
-    const others = await Promise.all([1, 2].map(() => buildTestApp({ env: shared, clock: t.clock })));
+    const others = await Promise.all([1, 2].map(() => buildSiblingApp(t)));
     try {
       const eventId = await createEvent(t.app, organizer.accessToken, { totalTickets: TICKETS, maxTicketsPerBooking: 4 });
       const before = snapshotStats();

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compare, recount } from '../src/bookings/ledger-audit.js';
-import { createAccount, type TestAccount } from './fixtures/accounts.js';
+import { createAccount, createAccounts, type TestAccount } from './fixtures/accounts.js';
 import { availability, book, createEvent } from './fixtures/bookings.js';
 import { addCoupon, redemptionsOf } from './fixtures/coupons.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildSiblingApp, buildTestApp, type TestApp } from './helper.js';
 
 /**
  * DESIGN.md 7 and Hi.Events #1223 (one single-use code redeemed many times in a rush): hundreds of
@@ -20,15 +20,9 @@ let buyers: TestAccount[];
 
 beforeAll(async () => {
   t = await buildTestApp();
-  second = await buildTestApp({
-    env: { MONGODB_URI: t.config.MONGODB_URI, REDIS_KEY_PREFIX: t.config.REDIS_KEY_PREFIX, JWT_SECRET: t.config.JWT_SECRET },
-    clock: t.clock,
-  });
+  second = await buildSiblingApp(t);
   organizer = await createAccount(t.app, { role: 'organizer' });
-  buyers = [];
-  for (let i = 0; i < BUYERS; i += 50) {
-    buyers.push(...(await Promise.all(Array.from({ length: Math.min(50, BUYERS - i) }, () => createAccount(t.app)))));
-  }
+  buyers = await createAccounts(t.app, BUYERS);
 }, 180_000);
 afterAll(async () => {
   await second.app.close();

@@ -66,6 +66,15 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   };
 }
 
+/**
+ * Another instance of the same deployment as `t`: the same database, Redis prefix, token secret and
+ * clock, but its own sales desk, so only the event-document write orders the two (DESIGN.md 1).
+ */
+export function buildSiblingApp(t: TestApp, env: Record<string, string | undefined> = {}): Promise<TestApp> {
+  const shared = { MONGODB_URI: t.config.MONGODB_URI, REDIS_KEY_PREFIX: t.config.REDIS_KEY_PREFIX, JWT_SECRET: t.config.JWT_SECRET };
+  return buildTestApp({ env: { ...env, ...shared }, clock: t.clock });
+}
+
 async function clearRedisPrefix(config: Config): Promise<void> {
   if (!config.REDIS_URL) return;
   const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });

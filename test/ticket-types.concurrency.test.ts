@@ -4,10 +4,10 @@ import fc from 'fast-check';
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compare, recount } from '../src/bookings/ledger-audit.js';
-import { createAccount, type TestAccount } from './fixtures/accounts.js';
+import { createAccount, createAccounts, type TestAccount } from './fixtures/accounts.js';
 import { book, cancel, confirm, createEvent } from './fixtures/bookings.js';
 import { addType, defaultTypeId, deleteType, type TicketTypeBody, typeAvailability } from './fixtures/ticket-types.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildSiblingApp, buildTestApp, type TestApp } from './helper.js';
 
 /**
  * DESIGN.md 7: hundreds of concurrent orders of several types on an event whose types' capacities
@@ -32,15 +32,9 @@ let buyers: TestAccount[];
 beforeAll(async () => {
   t = await buildTestApp();
   // A second instance of the same deployment: its own sales desk, so only the event write orders them.
-  second = await buildTestApp({
-    env: { MONGODB_URI: t.config.MONGODB_URI, REDIS_KEY_PREFIX: t.config.REDIS_KEY_PREFIX, JWT_SECRET: t.config.JWT_SECRET },
-    clock: t.clock,
-  });
+  second = await buildSiblingApp(t);
   organizer = await createAccount(t.app, { role: 'organizer' });
-  buyers = [];
-  for (let i = 0; i < BUYERS; i += 50) {
-    buyers.push(...(await Promise.all(Array.from({ length: Math.min(50, BUYERS - i) }, () => createAccount(t.app)))));
-  }
+  buyers = await createAccounts(t.app, BUYERS);
 }, 120_000);
 afterAll(async () => {
   await second.app.close();

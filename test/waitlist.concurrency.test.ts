@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBookingDeps } from '../src/bookings/service.js';
 import { sweepWaitlists } from '../src/waitlist/sweeper.js';
-import { createAccount, type TestAccount } from './fixtures/accounts.js';
+import { createAccount, createAccounts, type TestAccount } from './fixtures/accounts.js';
 import { book, bookingOf, cancel, confirm, createEvent } from './fixtures/bookings.js';
 import { entryOf, join } from './fixtures/waitlist.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildSiblingApp, buildTestApp, type TestApp } from './helper.js';
 import { expectWaitlistInvariants } from './support/waitlist-invariants.js';
 
 /**
@@ -26,14 +26,10 @@ let queuers: TestAccount[];
 beforeAll(async () => {
   const env = { WAITLIST_SWEEP_SECONDS: '0', ACCESS_TOKEN_TTL_SECONDS: String(86_400) };
   t = await buildTestApp({ env });
-  second = await buildTestApp({
-    env: { ...env, MONGODB_URI: t.config.MONGODB_URI, REDIS_KEY_PREFIX: t.config.REDIS_KEY_PREFIX, JWT_SECRET: t.config.JWT_SECRET },
-    clock: t.clock,
-  });
+  second = await buildSiblingApp(t, env);
   organizer = await createAccount(t.app, { role: 'organizer' });
   seller = await createAccount(t.app);
-  buyers = [];
-  for (let i = 0; i < BUYERS; i += 50) buyers.push(...(await Promise.all(Array.from({ length: 50 }, () => createAccount(t.app)))));
+  buyers = await createAccounts(t.app, BUYERS);
   queuers = await Promise.all(Array.from({ length: 8 }, () => createAccount(t.app)));
 }, 120_000);
 afterAll(async () => {
