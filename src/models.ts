@@ -10,6 +10,7 @@ import { userModel } from './auth/user.model.js';
 import { jobLeaseModel } from './outbox/job-lease.model.js';
 import { outboxModel } from './outbox/message.model.js';
 import { waitlistEntryModel } from './waitlist/entry.model.js';
+import { venueModel } from './venues/venue.model.js';
 import { webhookModel } from './webhooks/webhook.model.js';
 
 function compileModels(conn: Connection) {
@@ -28,6 +29,7 @@ function compileModels(conn: Connection) {
     PaymentProviderEvent: providerEventModel(conn),
     PaymentJob: paymentJobModel(conn),
     EventStaff: eventStaffModel(conn),
+    Venue: venueModel(conn),
   };
 }
 export type Models = ReturnType<typeof compileModels>;

@@ -42,6 +42,8 @@ export type ErrorCode =
   | 'PAYMENT_REQUIRED'
   | 'PAYMENT_PROVIDER_UNAVAILABLE'
   | 'INVALID_SIGNATURE'
+  | 'SEAT_UNAVAILABLE'
+  | 'SEATS_IN_USE'
   | 'INTERNAL_ERROR';
 
 export interface FieldError {
