@@ -11,6 +11,7 @@ import checkInRoutes from './check-in/routes.js';
 import couponRoutes from './coupons/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
+import seatRoutes from './seats/routes.js';
 import ticketTypeRoutes from './ticket-types/routes.js';
 import waitlistRoutes from './waitlist/routes.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -114,6 +115,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(paymentWebhookRoutes, { prefix: '/payments/webhooks' });
       await api.register(ticketRoutes, { prefix: '/tickets' });
       await api.register(checkInRoutes, { prefix: '/events' });
+      await api.register(seatRoutes, { prefix: '/events' });
     },
     { prefix: '/api/v1' },
   );

@@ -18,7 +18,11 @@ type StoredBooking = Pick<BookingFields, 'status' | 'expiresAt' | 'quantity' | '
 /** A booking's lines; a booking made before ticket types was all of the event's first (default) type. */
 export function linesOf(booking: Pick<BookingFields, 'quantity' | 'items'>, fallbackTypeId?: Types.ObjectId): Line[] {
   if (booking.items && booking.items.length > 0) {
-    return booking.items.map((i) => ({ typeId: i.ticketTypeId, quantity: i.quantity }));
+    return booking.items.map((i) => ({
+      typeId: i.ticketTypeId,
+      quantity: i.quantity,
+      ...(i.seats && i.seats.length > 0 ? { seats: [...i.seats] } : {}),
+    }));
   }
   return fallbackTypeId ? [{ typeId: fallbackTypeId, quantity: booking.quantity }] : [];
 }
