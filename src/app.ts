@@ -12,6 +12,7 @@ import couponRoutes from './coupons/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
 import ticketTypeRoutes from './ticket-types/routes.js';
+import venueRoutes from './venues/routes.js';
 import waitlistRoutes from './waitlist/routes.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { refuseUnknownQueryParameters } from './lib/http.js';
@@ -114,6 +115,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(paymentWebhookRoutes, { prefix: '/payments/webhooks' });
       await api.register(ticketRoutes, { prefix: '/tickets' });
       await api.register(checkInRoutes, { prefix: '/events' });
+      await api.register(venueRoutes, { prefix: '/venues' });
     },
     { prefix: '/api/v1' },
   );
