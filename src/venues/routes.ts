@@ -21,7 +21,7 @@ export interface VenueRoutesOptions {
 export default async function venueRoutes(fastify: FastifyInstance, options: VenueRoutesOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const manage = app.requireRole('organizer', 'admin');
-  const deps: VenueDeps = { models: app.models, log: app.log, venueChanged: options.venueChanged ?? (async () => undefined) };
+  const deps: VenueDeps = { models: app.models, log: app.log, clock: app.clock, venueChanged: options.venueChanged ?? (async () => undefined) };
 
   app.post(
     // '' not '/': the path is exactly /api/v1/venues, as API.md and the OpenAPI document say.
