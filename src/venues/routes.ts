@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { signedInActor } from '../auth/guard.js';
 import { envelope, idParams, ok, paged, pagedEnvelope, problemSchema } from '../lib/http.js';
 import { createVenueBody, listVenuesQuery, PLAN_BODY_LIMIT_BYTES, updateVenueBody, venueSchema } from './schemas.js';
 import { createVenue, getVenue, listVenues, updateVenue, type VenueDeps } from './service.js';
 
-// SEATS_IN_USE carries the seats it names; the serializer must keep them.
 const problem = problemSchema.loose();
+// SEATS_IN_USE names the seats a plan may not lose; documented, and kept by the serializer.
+const seatsInUseProblem = problemSchema.extend({ seats: z.array(z.string()).optional() }).loose();
 const bearer = [{ bearerAuth: [] }];
 // Anyone may read venues; a token, if sent, must be valid (`{}` is OpenAPI's "no credentials").
 const optionalBearer: { [scheme: string]: string[] }[] = [{}, { bearerAuth: [] }];
@@ -89,7 +91,7 @@ export default async function venueRoutes(fastify: FastifyInstance, options: Ven
         summary: 'Change a venue; sections replaces the whole plan, which may only gain seats while a published event uses it',
         params: idParams,
         body: updateVenueBody,
-        response: { 200: envelope(venueSchema), 400: problem, 401: problem, 403: problem, 404: problem, 409: problem },
+        response: { 200: envelope(venueSchema), 400: problem, 401: problem, 403: problem, 404: problem, 409: seatsInUseProblem },
       },
     },
     async (request) => ok(await updateVenue(deps, request.params.id, signedInActor(request), request.body)),
