@@ -372,6 +372,19 @@ describe('a big venue', () => {
     const read = await fetch(`http://127.0.0.1:${port}${URL}/${venue.id}`);
     expect(((await read.json()) as { data: Venue }).data.capacity).toBe(20_000);
 
+    // A big plan in use grows to the limit by PATCH, and may not shrink.
+    const almost = venueOf(await post(organizer.accessToken, { name: 'Arena', sections: bigPlan(20) }));
+    expect(almost.capacity).toBe(19_995);
+    await useVenue(almost.id);
+    const patchStarted = performance.now();
+    const grown = await patch(organizer.accessToken, almost.id, { sections: bigPlan() });
+    const patchMs = performance.now() - patchStarted;
+    expect(grown.statusCode, grown.body.slice(0, 300)).toBe(200);
+    expect(venueOf(grown).capacity).toBe(20_000);
+    console.log(`PATCH of a 20,000-seat plan in use: ${patchMs.toFixed(0)} ms`);
+    const shrunk = expectProblem(await patch(organizer.accessToken, almost.id, { sections: bigPlan(24) }), 409, 'SEATS_IN_USE');
+    expect(shrunk.seats).toEqual(['s39-r19-k24-'.padEnd(40, 'x')]);
+
     const over = await send(bigPlan(26));
     expect(over.status).toBe(400);
     expect(((await over.json()) as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual(['sections']);
