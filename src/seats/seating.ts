@@ -3,7 +3,6 @@ import type { EventFields, TicketTypeFields } from '../events/event.model.js';
 import { AppError } from '../lib/errors.js';
 import type { Models } from '../models.js';
 import type { VenueFields } from '../venues/venue.model.js';
-import { seatsIn } from './plan.js';
 
 /**
  * What reserved seating means for an event's own fields (API.md Venues and seats): each ticket type
