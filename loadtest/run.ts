@@ -23,9 +23,10 @@ import { cluster } from './scenarios/cluster.js';
 import { history } from './scenarios/history.js';
 import { hotDrop } from './scenarios/hot-drop.js';
 import { retryStorm } from './scenarios/retry-storm.js';
+import { seatedDrop } from './scenarios/seated-drop.js';
 
 const RESULTS_DIR = join(PROJECT_ROOT, 'loadtest', 'results');
-const scenarios = { baseline, 'hot-drop': hotDrop, 'retry-storm': retryStorm, browse, 'check-in': checkIn, history, cluster } as const;
+const scenarios = { baseline, 'hot-drop': hotDrop, 'retry-storm': retryStorm, browse, 'check-in': checkIn, history, cluster, 'seated-drop': seatedDrop } as const;
 
 function log(line: string): void {
   console.log(`[loadtest ${new Date().toISOString().slice(11, 19)}] ${line}`);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['baseline', 'hot-drop', 'retry-storm', 'browse', 'check-in', 'history', 'cluster'] as const;
+export const SCENARIOS = ['baseline', 'hot-drop', 'retry-storm', 'browse', 'check-in', 'history', 'cluster', 'seated-drop'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface LoadOptions {
@@ -37,7 +37,7 @@ export interface LoadOptions {
 const USAGE = `usage: npm run loadtest -- <${[...SCENARIOS, 'all'].join('|')}> [options]
   --tickets N       tickets on sale (default 500)
   --types T         hot-drop: sell T ticket types (capacities 1:2:3... adding up to 1.5x the tickets), one item order per buyer (default 1)
-  --buyers M        buyer accounts (default 5000 for hot-drop, 500 for retry-storm)
+  --buyers M        buyer accounts (default 5000 for hot-drop, 500 for retry-storm, 10000 for seated-drop)
   --scans S         check-in: distinct tickets to scan (default 5000)
   --connections C   concurrent connections (default 200)
   --duration S      seconds per timed phase (default 10)
