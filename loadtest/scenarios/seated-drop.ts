@@ -108,7 +108,7 @@ async function rush(ctx: ScenarioContext, label: string, eventId: string, buyers
       (context as { i?: number }).i = i;
       return {
         ...req,
-        headers: { ...req.headers, authorization: `Bearer ${buyer.accessToken}`, 'idempotency-key': `${label}-${ctx.runId}-${buyer.id}`, 'content-type': 'application/json' },
+        headers: { ...req.headers, authorization: `Bearer ${buyer.accessToken}`, 'idempotency-key': `${label.replace(/\W+/g, '-')}-${ctx.runId}-${buyer.id}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       };
     },
