@@ -32,9 +32,9 @@ export interface PlannedRow {
 
 export interface SeatPlan {
   venueId: string;
-  seats: Map<string, PlannedSeat>;
+  readonly seats: ReadonlyMap<string, PlannedSeat>;
   /** Per type id: its rows, best first (the type's sections in its order, each front to back). */
-  rowsByType: Map<string, PlannedRow[]>;
+  readonly rowsByType: ReadonlyMap<string, readonly PlannedRow[]>;
 }
 
 type SeatedTypes = Pick<TicketTypeFields, '_id' | 'sectionIds'>[];
@@ -90,6 +90,27 @@ function matches(plan: SeatPlan, types: Pick<TicketTypeFields, '_id' | 'sectionI
 // once stays right until the venue grows; growth shows as a mismatch with the event's capacities.
 const venues = new WeakMap<object, Map<string, Pick<VenueFields, '_id' | 'sections'>>>();
 
+// Built plans of a cached venue, by the types' sections: every sales transaction needs the plan, and
+// building it makes an object per seat (2,000 for a 2,000-seat hall) each time. A plan is only read
+// (order.ts, pick.ts, map.ts), so one per venue read and set of types serves every transaction.
+const built = new WeakMap<object, Map<string, SeatPlan>>();
+const MAX_PLANS_PER_VENUE = 16;
+
+const typesKey = (types: SeatedTypes) => types.map((t) => `${String(t._id)}:${(t.sectionIds ?? []).join(',')}`).join('|');
+
+function planOf(venue: Pick<VenueFields, '_id' | 'sections'>, types: SeatedTypes): SeatPlan {
+  let plans = built.get(venue);
+  if (!plans) built.set(venue, (plans = new Map()));
+  const key = typesKey(types);
+  let plan = plans.get(key);
+  if (!plan) {
+    // Types change rarely; a venue whose events keep changing them just starts over.
+    if (plans.size >= MAX_PLANS_PER_VENUE) plans.clear();
+    plans.set(key, (plan = buildSeatPlan(venue, types)));
+  }
+  return plan;
+}
+
 /**
  * The seat plan of a seated event, or null for an unseated one. Reads the venue once per process
  * and again only when its seats no longer match the capacities in the event's snapshot.
@@ -104,11 +125,11 @@ export async function loadSeatPlan(
   const id = String(event.venueId);
   const cached = cache.get(id);
   if (cached) {
-    const plan = buildSeatPlan(cached, event.ticketTypes);
+    const plan = planOf(cached, event.ticketTypes);
     if (matches(plan, event.ticketTypes)) return plan;
   }
   const venue = await models.Venue.findById(event.venueId, { sections: 1 }).lean<Pick<VenueFields, '_id' | 'sections'>>();
   if (!venue) return null;
   cache.set(id, venue);
-  return buildSeatPlan(venue, event.ticketTypes);
+  return planOf(venue, event.ticketTypes);
 }
