@@ -336,6 +336,25 @@ describe('changing the plan of a venue in use', () => {
   });
 });
 
+describe('changes at the same time', () => {
+  it('every one of five concurrent changes is applied once, each re-decided on the plan before it', async () => {
+    const venue = await createVenue([block('Stalls', 1, 1, 'stalls')]);
+    await useVenue(venue.id);
+    // Each adds its own row to the plan it read; whichever lands later must still keep the others' seats.
+    const results = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => patch(organizer.accessToken, venue.id, { name: `Change ${n}`, sections: [block('Stalls', n, 1, 'stalls')] })),
+    );
+    for (const res of results) expect([200, 409], res.body).toContain(res.statusCode);
+    const stored = await t.app.models.Venue.findById(venue.id).lean<{ revision: number; capacity: number }>();
+    const applied = results.flatMap((r, i) => (r.statusCode === 200 ? [i + 1] : []));
+    expect(stored?.revision).toBe(applied.length);
+    // No change that landed lost another's row: the plan holds the biggest one applied.
+    expect(stored?.capacity).toBe(Math.max(...applied));
+    // A refused change named seats a change that landed before it had added.
+    for (const res of results.filter((r) => r.statusCode === 409)) expect(res.json<{ seats: string[] }>().seats.length).toBeGreaterThan(0);
+  });
+});
+
 describe('a big venue', () => {
   /** 20,000 seats in 40 sections of 20 rows of 25, each with a 40-character id: about 1.2 MB of JSON. */
   const bigPlan = (seatsInLastRow = 25) =>
