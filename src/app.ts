@@ -11,6 +11,7 @@ import checkInRoutes from './check-in/routes.js';
 import couponRoutes from './coupons/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
+import seatRoutes from './seats/routes.js';
 import ticketTypeRoutes from './ticket-types/routes.js';
 import venueRoutes from './venues/routes.js';
 import waitlistRoutes from './waitlist/routes.js';
@@ -115,6 +116,7 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(paymentWebhookRoutes, { prefix: '/payments/webhooks' });
       await api.register(ticketRoutes, { prefix: '/tickets' });
       await api.register(checkInRoutes, { prefix: '/events' });
+      await api.register(seatRoutes, { prefix: '/events' });
       await api.register(venueRoutes, { prefix: '/venues' });
     },
     { prefix: '/api/v1' },
