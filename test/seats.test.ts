@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { cancel, confirm } from './fixtures/bookings.js';
-import { bookSeats, createSeatedEvent, createVenue, seatMap, statuses } from './fixtures/seats.js';
+import { bookSeats, createSeatedEvent, createVenue, seatMap, statuses, venueSections } from './fixtures/seats.js';
 import { buildTestApp, type TestApp } from './helper.js';
 
 let t: TestApp;
@@ -159,6 +159,35 @@ describe('a seated event', () => {
       payload: { sectionIds: ['S'] },
     });
     expect(shrink.statusCode).toBe(409);
+    await expectLedgerExact(eventId);
+  });
+});
+
+describe('a venue that grows', () => {
+  it('adds its new seats to the events seated there; removing seats of a venue in use is 409', async () => {
+    const venueId = await createVenue(t.app, owner.accessToken, { S: [3] });
+    const { eventId } = await createSeatedEvent(t.app, owner.accessToken, venueId);
+    expect(data<Booked>(await bookSeats(t.app, buyer.accessToken, { eventId, seats: ['S-A1'] })).status).toBe('pending');
+    const grow = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/venues/${venueId}`,
+      headers: bearer(owner.accessToken),
+      payload: { sections: venueSections({ S: [3, 4] }) },
+    });
+    expect(grow.statusCode, grow.body).toBe(200);
+    const event = data<{ totalTickets: number; availableTickets: number }>(await t.app.inject({ method: 'GET', url: `/api/v1/events/${eventId}` }));
+    expect(event).toMatchObject({ totalTickets: 7, availableTickets: 6 });
+    expect((await seatMap(t.app, eventId)).available).toBe(6);
+    const res = await bookSeats(t.app, buyer.accessToken, { eventId, seats: ['S-B4'] });
+    expect(res.statusCode, res.body).toBe(201);
+    const shrink = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/venues/${venueId}`,
+      headers: bearer(owner.accessToken),
+      payload: { sections: venueSections({ S: [3] }) },
+    });
+    expect(shrink.statusCode).toBe(409);
+    expect(shrink.json()).toMatchObject({ code: 'SEATS_IN_USE' });
     await expectLedgerExact(eventId);
   });
 });
