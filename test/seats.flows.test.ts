@@ -53,7 +53,7 @@ describe('payments with seats', () => {
     await flush(t.app, driver);
     const now = await bookingNow(t.app, buyer.accessToken, held.id);
     expect(now.status).toBe('confirmed');
-    expect(now.tickets.map((x: { seat: string }) => x.seat)).toEqual(['S-A2']);
+    expect((now.tickets as unknown as { seat: string }[]).map((x) => x.seat)).toEqual(['S-A2']);
     expect(statuses(await seatMap(t.app, eventId)).get('S-A2')).toBe('sold');
     await expectLedgerExact(eventId);
   });

@@ -1,3 +1,4 @@
+import { importJWK, type JWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
@@ -22,7 +23,7 @@ interface Booked {
   quantity: number;
   totalPrice: number;
   items: { ticketTypeId: string; name: string; quantity: number; unitPrice: number; seats?: string[] }[];
-  tickets: { seat: string | null; ticketTypeId: string }[];
+  tickets: { seat: string | null; ticketTypeId: string; code: string }[];
 }
 const data = <T>(res: { json: <U>() => U }) => res.json<{ data: T }>().data;
 
@@ -66,7 +67,14 @@ describe('a seated event', () => {
 
     const confirmed = await confirm(t.app, buyer.accessToken, booking.id);
     expect(confirmed.statusCode, confirmed.body).toBe(200);
-    expect(data<Booked>(confirmed).tickets.map((x) => x.seat).sort()).toEqual(['S-A3', 'S-A4']);
+    const tickets = data<Booked>(confirmed).tickets;
+    expect(tickets.map((x) => x.seat).sort()).toEqual(['S-A3', 'S-A4']);
+    // The signed code names the seat: an offline scanner with only the public key reads it.
+    const key = await t.app.inject({ method: 'GET', url: `/api/v1/events/${eventId}/check-in-key`, headers: bearer(owner.accessToken) });
+    const publicKey = await importJWK(key.json<{ data: { publicKey: JWK } }>().data.publicKey, 'EdDSA');
+    for (const ticket of tickets) {
+      expect((await jwtVerify(ticket.code, publicKey, { algorithms: ['EdDSA'] })).payload.seat).toBe(ticket.seat);
+    }
     const map = statuses(await seatMap(t.app, eventId));
     expect([map.get('S-A3'), map.get('S-A4'), map.get('S-A2')]).toEqual(['sold', 'sold', 'available']);
     await expectLedgerExact(eventId);
