@@ -9,6 +9,7 @@ import { type Actor, assertManageable, type EventDeps } from './access.js';
 import { invalidateEventCache } from './cache.js';
 import { eventCancelledMessage } from '../outbox/event-messages.js';
 import { bumpListingVersion } from './listing-cache.js';
+import { listedFieldsOf } from './listing-projection.js';
 import { type EventFields, LEDGER_VERSION } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
 import { serveAfterChange, servingOf } from '../waitlist/serve.js';
@@ -75,6 +76,9 @@ export async function createEvent(deps: EventDeps, actor: Actor, input: CreateEv
     ticketTypes: [{ name: 'General admission', price: input.price, capacity: null, position: 0 }],
     holds: [],
     ledgerVersion: LEDGER_VERSION,
+    // Nothing sold or held yet: the listing's projection is the whole capacity, exact until a hold.
+    listedAvailable: input.totalTickets,
+    listedUntil: null,
   });
   // A published event joins the listings at once (a draft is in none, but cheap to count as a change).
   await bumpListingVersion(deps.kv, deps.log);
@@ -136,7 +140,8 @@ export async function updateEvent(
       }
     }
     // `price` of an event with one type is that type's price; with several, each type has its own.
-    const set: Record<string, unknown> = { ...input };
+    // The listing's projection follows a new capacity (listing-projection.ts).
+    const set: Record<string, unknown> = { ...input, ...listedFieldsOf({ ...event, totalTickets: input.totalTickets ?? event.totalTickets }, deps.clock.now()) };
     if (input.price !== undefined) {
       if (event.ticketTypes.length > 1) {
         throw new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {

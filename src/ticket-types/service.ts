@@ -11,6 +11,7 @@ import { AppError, notFound } from '../lib/errors.js';
 import { runTransaction } from '../lib/transaction.js';
 import { serveAfterChange, servingOf } from '../waitlist/serve.js';
 import { type CreateTicketTypeInput, MAX_TICKET_TYPES, type TicketTypeDto, type UpdateTicketTypeInput } from './schemas.js';
+import { listedFieldsOf } from '../events/listing-projection.js';
 
 /**
  * Ticket types live inside their event's document (event.model.ts): every change is a change of
@@ -92,7 +93,8 @@ async function changeTypes(
     if (pull) types = types.filter((t) => !t._id.equals(pull));
     if (push) types.push(push as unknown as (typeof types)[number]);
     const update: Record<string, unknown> = {
-      $set: { ...set, price: storedPrice(types, event.price) },
+      // The listing's projection follows the types' ledger (a type removed or added).
+      $set: { ...set, price: storedPrice(types, event.price), ...listedFieldsOf({ ...event, ticketTypes: types }, deps.clock.now()) },
       $inc: { revision: 1 },
     };
     if (pull) update.$pull = { ticketTypes: { _id: pull } };
