@@ -11,7 +11,9 @@ import checkInRoutes from './check-in/routes.js';
 import couponRoutes from './coupons/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
+import seatRoutes from './seats/routes.js';
 import ticketTypeRoutes from './ticket-types/routes.js';
+import venueRoutes from './venues/routes.js';
 import waitlistRoutes from './waitlist/routes.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { refuseUnknownQueryParameters } from './lib/http.js';
@@ -114,6 +116,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(paymentWebhookRoutes, { prefix: '/payments/webhooks' });
       await api.register(ticketRoutes, { prefix: '/tickets' });
       await api.register(checkInRoutes, { prefix: '/events' });
+      await api.register(seatRoutes, { prefix: '/events' });
+      await api.register(venueRoutes, { prefix: '/venues' });
     },
     { prefix: '/api/v1' },
   );

@@ -43,6 +43,11 @@ describe('path ids', () => {
         headers: { ...bearer(world.customer.accessToken), 'idempotency-key': randomUUID() },
       }),
     },
+    { name: 'GET /venues/:id', request: (id) => ({ method: 'GET', url: `/api/v1/venues/${id}` }) },
+    {
+      name: 'PATCH /venues/:id',
+      request: (id) => ({ method: 'PATCH', url: `/api/v1/venues/${id}`, headers: bearer(world.organizer.accessToken), payload: { name: 'x' } }),
+    },
     {
       name: 'PATCH /users/:id/role',
       request: (id) => ({ method: 'PATCH', url: `/api/v1/users/${id}/role`, headers: bearer(world.admin.accessToken), payload: { role: 'organizer' } }),

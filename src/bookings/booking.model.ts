@@ -34,6 +34,8 @@ const itemSchema = new Schema(
     name: { type: String, required: true },
     quantity: { type: Number, required: true, min: 1 },
     unitPrice: { type: Number, required: true, min: 0 },
+    /** Seated events: the seat ids of this line, one per ticket; absent otherwise. */
+    seats: { type: [String], default: undefined },
   },
   { _id: false },
 );

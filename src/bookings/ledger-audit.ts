@@ -19,7 +19,11 @@ type StoredBooking = Pick<BookingFields, 'status' | 'expiresAt' | 'quantity' | '
 /** A booking's lines; a booking made before ticket types was all of the event's first (default) type. */
 export function linesOf(booking: Pick<BookingFields, 'quantity' | 'items'>, fallbackTypeId?: Types.ObjectId): Line[] {
   if (booking.items && booking.items.length > 0) {
-    return booking.items.map((i) => ({ typeId: i.ticketTypeId, quantity: i.quantity }));
+    return booking.items.map((i) => ({
+      typeId: i.ticketTypeId,
+      quantity: i.quantity,
+      ...(i.seats && i.seats.length > 0 ? { seats: [...i.seats] } : {}),
+    }));
   }
   return fallbackTypeId ? [{ typeId: fallbackTypeId, quantity: booking.quantity }] : [];
 }
@@ -32,6 +36,8 @@ export interface Recount {
   holds: Map<string, number>;
   /** Redemptions per coupon (coupons/audit.ts). */
   coupons: CouponRecount;
+  /** Seated events: each taken seat and its claim (`sold`, or the live hold's expiry in ms); `double` for a seat two bookings take. */
+  seats: Map<string, string>;
 }
 
 export const holdKey = (typeId: unknown, expiresAt: Date | string) => `${String(typeId)}|${new Date(expiresAt).getTime()}`;
@@ -51,8 +57,14 @@ export async function recount(
   )
     .session(session ?? null)
     .lean<StoredBooking[]>();
+  const seats = new Map<string, string>();
+  const takeSeats = (lines: Line[], claim: string) => {
+    for (const id of lines.flatMap((l) => l.seats ?? [])) seats.set(id, seats.has(id) ? 'double' : claim);
+  };
   for (const b of bookings) {
     const lines = linesOf(b, fallback);
+    if (b.status === 'confirmed') takeSeats(lines, 'sold');
+    else if (b.expiresAt && new Date(b.expiresAt).getTime() > now.getTime()) takeSeats(lines, String(new Date(b.expiresAt).getTime()));
     if (b.status === 'confirmed') {
       for (const l of lines) confirmed.set(String(l.typeId), (confirmed.get(String(l.typeId)) ?? 0) + l.quantity);
     } else if (b.expiresAt && new Date(b.expiresAt).getTime() > now.getTime()) {
@@ -62,7 +74,7 @@ export async function recount(
       }
     }
   }
-  return { confirmed, holds, coupons: recountCoupons(bookings, now) };
+  return { confirmed, holds, coupons: recountCoupons(bookings, now), seats };
 }
 
 /** One difference between the ledger and the bookings. */
@@ -75,7 +87,7 @@ export interface Difference {
 
 /** Compares an event's ledger with a recount; empty when they agree exactly. */
 export function compare(
-  event: Pick<EventFields, '_id' | 'ticketTypes' | 'holds' | 'couponLedger'>,
+  event: Pick<EventFields, '_id' | 'ticketTypes' | 'holds' | 'couponLedger' | 'seatClaims'>,
   counted: Recount,
   now: Date,
 ): Difference[] {
@@ -110,6 +122,17 @@ export function compare(
     note(`hold group ${key}`, ledgerGroups.get(key) ?? 0, counted.holds.get(key) ?? 0);
   }
   for (const d of compareCoupons(event.couponLedger, counted.coupons, now)) diffs.push({ eventId, ...d });
+  // Every live seat claim must be a booking's seat in the same state, and the other way round.
+  const claims = new Map<string, string>();
+  for (const c of event.seatClaims ?? []) {
+    if (c.expiresAt !== null && new Date(c.expiresAt).getTime() <= now.getTime()) continue;
+    claims.set(c.seatId, c.expiresAt === null ? 'sold' : String(new Date(c.expiresAt).getTime()));
+  }
+  for (const seat of new Set([...claims.keys(), ...counted.seats.keys()])) {
+    const mine = claims.get(seat);
+    const theirs = counted.seats.get(seat);
+    if (mine !== theirs) diffs.push({ eventId, what: `seat ${seat}: ledger ${mine ?? 'free'}, bookings ${theirs ?? 'free'}`, ledger: mine ? 1 : 0, bookings: theirs ? 1 : 0 });
+  }
   return diffs;
 }
 
@@ -121,6 +144,7 @@ export function ledgerFromRecount(types: EventFields['ticketTypes'], counted: Re
       return { typeId: new Types.ObjectId(typeId), expiresAt: new Date(Number(at)), quantity };
     }),
     couponLedger: couponLedgerFrom(counted.coupons),
+    seatClaims: [...counted.seats].map(([seatId, claim]) => ({ seatId, expiresAt: claim === 'sold' || claim === 'double' ? null : new Date(Number(claim)) })),
     ledgerVersion: LEDGER_VERSION,
   };
   types.forEach((t, i) => {
@@ -208,7 +232,7 @@ export async function auditAll(models: LedgerModels, now: Date): Promise<{ event
   let events = 0;
   const cursor = models.Event.find(
     {},
-    { ticketTypes: 1, holds: 1, couponLedger: 1, ledgerVersion: 1, totalTickets: 1, listedAvailable: 1, listedUntil: 1 },
+    { ticketTypes: 1, holds: 1, couponLedger: 1, seatClaims: 1, ledgerVersion: 1, totalTickets: 1, listedAvailable: 1, listedUntil: 1 },
   )
     .lean<EventFields[]>()
     .cursor();

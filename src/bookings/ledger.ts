@@ -18,13 +18,15 @@ import type { TicketCounts } from './availability.js';
  * bookings (ledger-audit.ts).
  */
 
-/** One line of an order as the ledger sees it: so many tickets of one type. */
+/** One line of an order as the ledger sees it: so many tickets of one type (on a seated event, these seats). */
 export interface Line {
   typeId: Types.ObjectId;
   quantity: number;
+  /** Seated events: the seat ids the line takes, `quantity` of them. */
+  seats?: string[];
 }
 
-export type LedgerEvent = Pick<EventFields, 'totalTickets' | 'ticketTypes' | 'holds'>;
+export type LedgerEvent = Pick<EventFields, 'totalTickets' | 'ticketTypes' | 'holds' | 'seatClaims'>;
 
 export interface LedgerCounts extends TicketCounts {
   byType: Map<string, TicketCounts>;
@@ -79,6 +81,9 @@ export class SalesLedger {
   private readonly capacity = new Map<string, number>();
   private readonly index = new Map<string, number>();
   private holds: HoldFields[];
+  /** Taken seats (seated events): seat id -> null when sold, or the live hold's expiry. */
+  private readonly seats = new Map<string, Date | null>();
+  private readonly seated: boolean;
   private dirty: boolean;
 
   constructor(
@@ -92,8 +97,43 @@ export class SalesLedger {
       this.index.set(id, i);
     });
     this.holds = (event.holds ?? []).filter((h) => live(h, now) && h.quantity > 0).map((h) => ({ ...h }));
+    const claims = event.seatClaims ?? [];
+    for (const c of claims) if (c.expiresAt === null || live({ expiresAt: c.expiresAt }, now)) this.seats.set(c.seatId, c.expiresAt);
+    this.seated = claims.length > 0;
     // Pruning expired groups is itself worth writing (it keeps the document small).
-    this.dirty = this.holds.length !== (event.holds ?? []).length;
+    this.dirty = this.holds.length !== (event.holds ?? []).length || this.seats.size !== claims.length;
+  }
+
+  /** Whether the seat is sold or held by a live hold in this snapshot. */
+  seatTaken(seatId: string): boolean {
+    return this.seats.has(seatId);
+  }
+
+  /** The seats of these lines that are taken (empty: all free). */
+  takenSeats(lines: Line[]): string[] {
+    return lines.flatMap((l) => l.seats ?? []).filter((id) => this.seats.has(id));
+  }
+
+  /** What a seat map shows: sold seats, and held ones with their expiry. */
+  seatStates(): ReadonlyMap<string, Date | null> {
+    return this.seats;
+  }
+
+  private claim(lines: Line[], expiresAt: Date | null): void {
+    for (const line of lines) for (const id of line.seats ?? []) this.seats.set(id, expiresAt);
+  }
+
+  /** Lets go of seats held until `expiresAt` (null: sold); a seat claimed otherwise is someone else's. */
+  private unclaim(lines: Line[], expiresAt: Date | null): void {
+    for (const line of lines) {
+      for (const id of line.seats ?? []) {
+        const held = this.seats.get(id);
+        if (held === undefined) continue;
+        if ((held === null && expiresAt === null) || (held !== null && expiresAt !== null && held.getTime() === new Date(expiresAt).getTime())) {
+          this.seats.delete(id);
+        }
+      }
+    }
   }
 
   /** Whether the transaction changed the ledger (or pruned it). */
@@ -155,6 +195,7 @@ export class SalesLedger {
       if (group) group.quantity += line.quantity;
       else this.holds.push({ typeId: line.typeId, expiresAt, quantity: line.quantity });
     }
+    this.claim(lines, expiresAt);
     this.dirty = true;
   }
 
@@ -165,6 +206,7 @@ export class SalesLedger {
       if (group) group.quantity = Math.max(0, group.quantity - line.quantity);
     }
     this.holds = this.holds.filter((h) => h.quantity > 0);
+    this.unclaim(lines, expiresAt);
     this.dirty = true;
   }
 
@@ -176,17 +218,20 @@ export class SalesLedger {
   /** Tickets sold without a hold (a free order confirms at once). */
   sell(lines: Line[]): void {
     for (const line of lines) this.addConfirmed(line.typeId, line.quantity);
+    this.claim(lines, null);
   }
 
   /** A confirmed booking is cancelled: its tickets go back. */
   refund(lines: Line[]): void {
     for (const line of lines) this.addConfirmed(line.typeId, -line.quantity);
+    this.unclaim(lines, null);
   }
 
   /** Everything sold and held is cancelled at once (the event is cancelled). */
   clear(): void {
     for (const id of this.confirmed.keys()) this.confirmed.set(id, 0);
     this.holds = [];
+    this.seats.clear();
     this.dirty = true;
   }
 
@@ -199,6 +244,7 @@ export class SalesLedger {
       holds: this.holds,
       ...listedFields(this.event.totalTickets, this.confirmedTotal(), this.holds, this.now),
     };
+    if (this.seated || this.seats.size > 0) set.seatClaims = [...this.seats].map(([seatId, expiresAt]) => ({ seatId, expiresAt }));
     for (const [id, i] of this.index) set[`ticketTypes.${i}.confirmed`] = this.confirmed.get(id) ?? 0;
     return { $set: set };
   }

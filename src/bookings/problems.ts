@@ -37,3 +37,19 @@ export const requestInProgress = (retryAfterSeconds: number) =>
   new AppError(409, 'IDEMPOTENCY_REQUEST_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed', {
     headers: { 'retry-after': String(retryAfterSeconds) },
   });
+
+/** Seats named by the buyer that are sold or held (API.md Venues and seats). */
+export const seatUnavailable = (seats: string[]) =>
+  new AppError(409, 'SEAT_UNAVAILABLE', `${seats.length === 1 ? 'This seat is' : 'These seats are'} already taken: ${seats.join(', ')}`, {
+    extra: { seats },
+  });
+
+/** Seats the event does not sell (unknown, another venue's or event's, or a section no type covers). */
+export const seatsNotOffered = (seats: string[]) =>
+  new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {
+    errors: [{ path: 'seats', message: `not seats this event sells: ${seats.join(', ')}` }],
+    extra: { seats },
+  });
+
+export const seatsInvalid = (path: string, message: string) =>
+  new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', { errors: [{ path, message }] });

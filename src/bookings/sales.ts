@@ -9,7 +9,9 @@ import { CouponLedger } from '../coupons/ledger.js';
 import { Redemptions } from '../coupons/redeem.js';
 import { SalesLedger } from './ledger.js';
 import { migrateEvent } from './ledger-audit.js';
-import { priceOrder, resolveOrder } from './order.js';
+import { priceOrder } from './order.js';
+import { loadSeatPlan, type SeatPlan } from '../seats/plan.js';
+import { resolveSeatedOrder, seatsForLines } from '../seats/order.js';
 import { keyReused, notOnSale, soldOut } from './problems.js';
 import type { BatchItem } from './sales-desk.js';
 import { issueTicketsFor } from './tickets.js';
@@ -32,7 +34,7 @@ export function duplicateOn(err: unknown): DuplicateOn {
 
 /** What claiming and writing the ledger need (the hold sweeper, src/outbox/sweeper.ts, uses them too). */
 // Event and Booking only: the coupon ledger is on the event; coupons themselves are read by decideCreates.
-export type SalesModels = { models: Pick<BookingDeps['models'], 'Event' | 'Booking'> };
+export type SalesModels = { models: Pick<BookingDeps['models'], 'Event' | 'Booking' | 'Venue'> };
 
 /** The first write of every sales transaction: the point all competing transactions conflict on (DESIGN.md 1). */
 export function claimEvent(deps: SalesModels, eventId: Types.ObjectId, session: ClientSession) {
@@ -50,6 +52,8 @@ export interface OpenSales {
   ledger: SalesLedger;
   /** The coupons' redemptions, on the same document and snapshot (coupons/ledger.ts). */
   coupons: CouponLedger;
+  /** A seated event's seats (src/seats); null for general admission. Their claims are in `ledger`. */
+  plan: SeatPlan | null;
 }
 
 /**
@@ -66,7 +70,12 @@ export async function openSales(
   const claimed = await claimEvent(deps, eventId, session);
   if (!claimed) return null;
   const event = claimed.ledgerVersion === LEDGER_VERSION ? claimed : await migrateEvent(deps.models, claimed, now, session);
-  return { event, ledger: new SalesLedger(event, now), coupons: new CouponLedger(event.couponLedger, now) };
+  return {
+    event,
+    ledger: new SalesLedger(event, now),
+    coupons: new CouponLedger(event.couponLedger, now),
+    plan: await loadSeatPlan(deps.models, event),
+  };
 }
 
 /** Writes what the transaction changed in the ledger (its last write to the event, before commit). */
@@ -181,7 +190,7 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
       if (event.startsAt.getTime() <= now.getTime()) throw notOnSale('it has already started');
       // Coupons (Redemptions, priceOrder), seats and the waitlist's reserved tickets (ledger) decide
       // here too, on this same snapshot: no second conflict point.
-      const lines = resolveOrder(event, input, now);
+      const lines = resolveSeatedOrder(event, sales.plan, ledger, input, now);
       const coupon = input.couponCode && redemptions ? await redemptions.check(input.couponCode, actor.userId, lines) : null;
       const order = priceOrder(lines, coupon);
       // All lines or none, against the per-type and the event's figures of this one snapshot.
@@ -190,6 +199,10 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
         const named = order.lines.find((l) => l.typeId.equals(short.typeId));
         throw soldOut(short.available, String(short.typeId), input.items ? named?.name : undefined);
       }
+      // Seated: the lines without named seats get the best available ones of their type.
+      const seated = seatsForLines(sales.plan, ledger, order.lines);
+      if (!seated) throw soldOut(0, String(order.lines[0].typeId));
+      order.lines = seated;
 
       const free = order.totalPrice === 0;
       const expiresAt = free ? null : new Date(now.getTime() + deps.holdTtlMs);
@@ -200,7 +213,7 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
         eventId,
         userId: new Types.ObjectId(actor.userId),
         quantity: order.quantity,
-        items: order.lines.map((l) => ({ ticketTypeId: l.typeId, name: l.name, quantity: l.quantity, unitPrice: l.unitPrice })),
+        items: order.lines.map((l) => ({ ticketTypeId: l.typeId, name: l.name, quantity: l.quantity, unitPrice: l.unitPrice, seats: l.seats })),
         status: free ? 'confirmed' : 'pending',
         unitPrice: order.lines[0].unitPrice,
         subtotal: order.subtotal,

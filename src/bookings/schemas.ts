@@ -11,6 +11,9 @@ export const MAX_QUANTITY = 1000;
 /** Most lines one order may have (API.md Bookings: more than 20 is a 400). */
 export const MAX_ITEMS = 20;
 
+/** A seat id of a venue (src/venues): what a buyer names to take exactly that seat. */
+const seatId = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a seat id of the event\'s venue');
+
 const orderItem = z
   .object({
     ticketTypeId: objectId,
@@ -29,12 +32,21 @@ export const createBookingBody = z
     quantity: z.number().int().min(1).max(MAX_QUANTITY).optional(),
     items: z.array(orderItem).min(1).max(MAX_ITEMS).optional(),
     couponCode: couponCode.optional(),
+    /** Seated events: exactly these seats (their types follow from their sections; items, if sent, must agree). */
+    seats: z.array(seatId).min(1).max(MAX_QUANTITY).optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
-    if ((body.quantity === undefined) === (body.items === undefined)) {
+    if (body.seats !== undefined && body.quantity !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['quantity'], message: 'send either seats or quantity: the seats say how many' });
+    } else if (body.seats === undefined && (body.quantity === undefined) === (body.items === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['items'], message: 'send either items or quantity' });
     }
+    const seatsSeen = new Set<string>();
+    body.seats?.forEach((id, i) => {
+      if (seatsSeen.has(id)) ctx.addIssue({ code: 'custom', path: ['seats', i], message: `seat ${id} is named twice` });
+      seatsSeen.add(id);
+    });
     const seen = new Set<string>();
     body.items?.forEach((item, i) => {
       const id = item.ticketTypeId.toLowerCase();
@@ -42,6 +54,10 @@ export const createBookingBody = z
       seen.add(id);
     });
   })
+  .transform((body) =>
+    // Seats are a set too: sorted, so the same seats in another order are the same request.
+    ({ ...body, ...(body.seats ? { seats: [...body.seats].sort() } : {}) }),
+  )
   .transform((body) =>
     body.items
       ? {
@@ -76,6 +92,7 @@ export const bookingItemSchema = z.object({
   name: z.string(),
   quantity: z.number().int(),
   unitPrice: z.number().int(),
+  seats: z.array(z.string()).optional().describe('Seated events: the seat ids of this line, one per ticket'),
 });
 
 export const bookingSchema = z.object({
@@ -102,7 +119,11 @@ export type BookingView = z.infer<typeof bookingSchema>;
 
 /** Problems may carry extra members (SOLD_OUT has `availableTickets`); the serializer must keep them. */
 export const bookingProblem = problemSchema
-  .extend({ availableTickets: z.number().int().optional(), ticketTypeId: z.string().optional() })
+  .extend({
+    availableTickets: z.number().int().optional(),
+    ticketTypeId: z.string().optional(),
+    seats: z.array(z.string()).optional().describe('SEAT_UNAVAILABLE: the seats taken; 400: the seats not offered'),
+  })
   .loose();
 
 /** What a stored booking reads as at `now`: a pending hold past its expiry is `expired`. */
@@ -117,7 +138,13 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 /** A booking's lines (a booking from before ticket types has none until `npm run db:migrate`). */
 export const itemsView = (b: Pick<BookingFields, 'items'>) =>
-  (b.items ?? []).map((i) => ({ ticketTypeId: String(i.ticketTypeId), name: i.name, quantity: i.quantity, unitPrice: i.unitPrice }));
+  (b.items ?? []).map((i) => ({
+    ticketTypeId: String(i.ticketTypeId),
+    name: i.name,
+    quantity: i.quantity,
+    unitPrice: i.unitPrice,
+    ...(i.seats && i.seats.length > 0 ? { seats: [...i.seats] } : {}),
+  }));
 
 /** A booking's tickets; their status follows the booking's stored status (void unless confirmed). */
 export const ticketsView = (b: Pick<BookingFields, 'tickets' | 'status'>) => (b.tickets ?? []).map((t) => toTicketView(t, b.status));

@@ -203,7 +203,9 @@ export async function settlePaidBooking(
   const gone = !sales || lines.length === 0;
   // A late success must also fit its coupon's limit: the expired hold gave its redemption back.
   const couponFull = !gone && !live && (await couponLimitReached(deps, sales, booking, session));
-  if (gone || (!live && (sales.event.status !== 'published' || sales.ledger.shortfall(lines) || couponFull))) {
+  // On a seated event the expired hold's very seats must still be free: the tickets carry them.
+  const seatsTaken = !gone && !live && sales.ledger.takenSeats(lines).length > 0;
+  if (gone || (!live && (sales.event.status !== 'published' || sales.ledger.shortfall(lines) || seatsTaken || couponFull))) {
     const reason = gone ? 'The event no longer exists' : TOO_LATE;
     await deps.models.Booking.updateOne(
       { _id: booking._id, status: 'pending' },

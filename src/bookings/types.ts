@@ -38,6 +38,8 @@ export interface CreateBookingInput {
   items?: OrderItemInput[];
   /** A coupon of the event, matched case-insensitively (coupons/redeem.ts). */
   couponCode?: string;
+  /** Seated events: exactly these seats (src/seats/order.ts). */
+  seats?: string[];
 }
 
 /** One purchase waiting for its event's next sales transaction. */
@@ -62,7 +64,7 @@ export interface BookingPayments {
 
 export interface BookingSettings {
   db: Connection;
-  models: Pick<Models, 'Event' | 'Booking' | 'Coupon' | 'WaitlistEntry'>;
+  models: Pick<Models, 'Event' | 'Booking' | 'Coupon' | 'WaitlistEntry' | 'Venue'>;
   clock: Clock;
   holdTtlMs: number;
   /** WAITLIST_OFFER_SECONDS in ms: how long a waitlist offer holds its tickets (src/waitlist). */

@@ -4,6 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import type { KeyValueStore } from '../lib/kv.js';
 import { EVENT_STATUSES, type EventStatus } from './event.model.js';
 import { bumpListingVersion } from './listing-cache.js';
+import { seatMapCacheKey } from '../seats/map.js';
 
 /**
  * Read-through cache of one event's read answers (DESIGN.md 4): serves GET /events/:id and
@@ -15,7 +16,7 @@ import { bumpListingVersion } from './listing-cache.js';
  * it is: no JSON parse of the event, no schema run, no JSON built per request.
  */
 
-const FORMAT = 2;
+const FORMAT = 3;
 export const eventCacheKey = (eventId: string, format: number = FORMAT) => `events:v${format}:${eventId}`;
 
 /** What a read of one event needs, ready to send. */
@@ -64,7 +65,8 @@ export async function invalidateEventCache(
   forgetLoadInFlight(kv, eventCacheKey(id));
   const dropEntry = async () => {
     try {
-      await kv.delete(eventCacheKey(id), eventCacheKey(id, FORMAT - 1));
+      // The seat map (src/seats/map.ts) is derived from the same sales, so it goes with the event.
+      await kv.delete(eventCacheKey(id), eventCacheKey(id, FORMAT - 1), seatMapCacheKey(id));
     } catch (err) {
       log?.warn({ err: (err as Error).message, eventId: id }, 'event cache invalidation failed');
     }

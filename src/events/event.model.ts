@@ -22,6 +22,11 @@ const ticketTypeSchema = new Schema(
     hidden: { type: Boolean, default: false },
     position: { type: Number, default: 0 },
     /**
+     * Seated events (src/seats): the venue sections this type sells, none shared with another type
+     * of the event; its capacity is then the number of seats in them, kept in `capacity`.
+     */
+    sectionIds: { type: [String], default: [] },
+    /**
      * Ledger (DESIGN.md 12): confirmed tickets of this type, changed only inside the transactions
      * that change a booking's status, so it equals the sum over its confirmed bookings by construction.
      */
@@ -62,6 +67,17 @@ const couponEntrySchema = new Schema(
   { _id: false, versionKey: false },
 );
 
+/**
+ * Ledger of seats (seated events, src/seats): one claim per taken seat, `expiresAt` null when sold
+ * or the hold's expiry. A seat is taken while it has a claim that is sold or not yet expired, so an
+ * expired hold's seat is free at that instant, like its tickets; the sales transactions prune the
+ * rest. Bounded by the venue's seats, never by history.
+ */
+const seatClaimSchema = new Schema(
+  { seatId: { type: String, required: true }, expiresAt: { type: Date, default: null } },
+  { _id: false, versionKey: false },
+);
+
 /** Events with ticket types and the ledger have this version; older documents get it from `npm run db:migrate`. */
 export const LEDGER_VERSION = 1;
 
@@ -87,6 +103,9 @@ const eventSchema = new Schema(
     ticketTypes: { type: [ticketTypeSchema], default: [] },
     holds: { type: [holdSchema], default: [] },
     couponLedger: { type: [couponEntrySchema], default: [] },
+    /** Reserved seating (API.md Venues and seats): the venue whose seats this event sells, or null. */
+    venueId: { type: Schema.Types.ObjectId, ref: 'Venue', default: null },
+    seatClaims: { type: [seatClaimSchema], default: [] },
     /** Absent on events made before ticket types: their figures come from a recount until migrated. */
     ledgerVersion: { type: Number },
     /**
@@ -128,11 +147,17 @@ eventSchema.index({ status: 1, listedAvailable: -1, startsAt: 1, _id: 1 });
 eventSchema.index({ listedUntil: 1 }, { partialFilterExpression: { listedUntil: { $type: 'date' } } });
 // An organizer's own events.
 eventSchema.index({ organizerId: 1, createdAt: -1 });
+// A venue's events: the venue may only gain seats while a published event uses it (src/venues).
+eventSchema.index({ venueId: 1, status: 1 }, { partialFilterExpression: { venueId: { $type: 'objectId' } } });
 // The waitlist sweeper's pass: events somebody waits for (src/waitlist/sweeper.ts).
 eventSchema.index({ 'waitlist.waiting': 1 });
 
 export type TicketTypeFields = InferSchemaType<typeof ticketTypeSchema> & { _id: Types.ObjectId };
 export type HoldFields = InferSchemaType<typeof holdSchema>;
+export interface SeatClaimFields {
+  seatId: string;
+  expiresAt: Date | null;
+}
 /** A plain entry of the coupon ledger (lean reads), not Mongoose's nested document arrays. */
 export interface CouponEntryFields {
   couponId: Types.ObjectId;
@@ -140,12 +165,14 @@ export interface CouponEntryFields {
   holds: { expiresAt: Date; count: number }[];
 }
 // Plain arrays (what lean reads give), not Mongoose's document arrays.
-export type EventFields = Omit<InferSchemaType<typeof eventSchema>, 'ticketTypes' | 'holds' | 'couponLedger'> & {
+export type EventFields = Omit<InferSchemaType<typeof eventSchema>, 'ticketTypes' | 'holds' | 'couponLedger' | 'seatClaims'> & {
   _id: Types.ObjectId;
   ticketTypes: TicketTypeFields[];
   holds: HoldFields[];
   /** Absent on events stored before coupons (read as empty). */
   couponLedger?: CouponEntryFields[];
+  /** Absent on events stored before seats (read as empty). */
+  seatClaims?: SeatClaimFields[];
 };
 export type EventDocument = HydratedDocument<EventFields>;
 

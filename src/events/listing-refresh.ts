@@ -8,7 +8,7 @@ import type { Models } from '../models.js';
 
 export interface ListingRefreshDeps {
   db: Models['Event']['db'];
-  models: Pick<Models, 'Event' | 'Booking'>;
+  models: Pick<Models, 'Event' | 'Booking' | 'Venue'>;
   clock: Clock;
   log: FastifyBaseLogger;
   txTimeoutMs: number;

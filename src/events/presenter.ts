@@ -22,6 +22,8 @@ export interface TypeView {
   salesEndAt: string | null;
   hidden: boolean;
   position: number;
+  /** Seated events: the venue sections the type sells. */
+  sectionIds: string[];
 }
 
 /** An event as the API shows it, minus what is computed at read time (plus its revision, for the ETag). */
@@ -51,6 +53,7 @@ export function typeView(type: TicketTypeFields): TypeView {
     salesEndAt: iso(type.salesEndAt),
     hidden: type.hidden ?? false,
     position: type.position ?? 0,
+    sectionIds: [...(type.sectionIds ?? [])],
   };
 }
 
@@ -62,6 +65,7 @@ export function eventView(doc: EventFields): EventView {
     name: doc.name,
     description: doc.description ?? '',
     venue: doc.venue,
+    venueId: doc.venueId ? String(doc.venueId) : null,
     category: doc.category ?? 'general',
     startsAt: new Date(doc.startsAt).toISOString(),
     endsAt: iso(doc.endsAt),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BOOKING_STATUSES } from '../bookings/booking.model.js';
 import { bookingSchema } from '../bookings/schemas.js';
-import { envelope, pagination, safeText } from '../lib/http.js';
+import { envelope, objectId, pagination, safeText } from '../lib/http.js';
 import { ticketTypeSchema, typeAvailabilitySchema } from '../ticket-types/schemas.js';
 import { waitlistFiguresSchema } from '../waitlist/schemas.js';
 import { EVENT_STATUSES } from './event.model.js';
@@ -25,7 +25,8 @@ export const createEventBody = z
     name: text(200),
     venue: text(200),
     startsAt: isoDateTime,
-    totalTickets: z.number().int().min(1).max(1_000_000),
+    /** Left out for a seated event: it is the number of the venue's seats. */
+    totalTickets: z.number().int().min(1).max(1_000_000).optional(),
     price,
     currency,
     description: safeText(0, 5000).optional(),
@@ -33,9 +34,15 @@ export const createEventBody = z
     endsAt: isoDateTime.nullable().optional(),
     maxTicketsPerBooking: maxTicketsPerBooking.optional(),
     status: z.enum(['draft', 'published']).optional(),
+    /** Reserved seating (API.md Venues and seats): the venue whose seats the event sells. */
+    venueId: objectId.optional(),
   })
   .strict()
-  .refine((b) => !b.endsAt || b.endsAt > b.startsAt, { message: 'must be after startsAt', path: ['endsAt'] });
+  .refine((b) => !b.endsAt || b.endsAt > b.startsAt, { message: 'must be after startsAt', path: ['endsAt'] })
+  .refine((b) => b.totalTickets !== undefined || b.venueId !== undefined, {
+    message: 'required (unless the event has a venueId: then it is the number of seats)',
+    path: ['totalTickets'],
+  });
 export type CreateEventInput = z.output<typeof createEventBody>;
 
 /**
@@ -107,6 +114,7 @@ export const eventSchema = z.object({
   name: z.string(),
   description: z.string(),
   venue: z.string(),
+  venueId: z.string().nullable().describe('The venue whose seats the event sells (reserved seating), or null'),
   category: z.string(),
   startsAt: z.string(),
   endsAt: z.string().nullable(),

@@ -13,6 +13,7 @@ import { listedFieldsOf } from './listing-projection.js';
 import { type EventFields, LEDGER_VERSION } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
 import { serveAfterChange, servingOf } from '../waitlist/serve.js';
+import { venueFor } from '../seats/seating.js';
 import type { CreateEventInput, EventDto, UpdateEventInput } from './schemas.js';
 
 /** An event answer: the body's `data` and the ETag header that goes with it. */
@@ -67,17 +68,31 @@ export function takenTickets(deps: EventDeps, event: EventFields) {
 }
 
 export async function createEvent(deps: EventDeps, actor: Actor, input: CreateEventInput): Promise<EventAnswer> {
+  // A seated event sells its venue's seats: one type for every section until the organizer splits them.
+  const venue = input.venueId ? await venueFor(deps.models, input.venueId) : null;
+  if (venue && input.totalTickets !== undefined && input.totalTickets !== venue.capacity) {
+    throw new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {
+      errors: [{ path: 'totalTickets', message: `a seated event offers its venue's ${venue.capacity} seats: leave totalTickets out` }],
+    });
+  }
+  const totalTickets = venue ? venue.capacity : input.totalTickets;
   const doc = await deps.models.Event.create({
     ...input,
+    totalTickets,
+    venueId: venue?._id ?? null,
     endsAt: input.endsAt ?? null,
     status: input.status ?? 'draft',
     organizerId: actor.userId,
     // A single-price event: one type with the event's price and its whole capacity (capacity null).
-    ticketTypes: [{ name: 'General admission', price: input.price, capacity: null, position: 0 }],
+    ticketTypes: [
+      venue
+        ? { name: 'General admission', price: input.price, capacity: venue.capacity, sectionIds: venue.sections.map((s) => s.id), position: 0 }
+        : { name: 'General admission', price: input.price, capacity: null, position: 0 },
+    ],
     holds: [],
     ledgerVersion: LEDGER_VERSION,
     // Nothing sold or held yet: the listing's projection is the whole capacity, exact until a hold.
-    listedAvailable: input.totalTickets,
+    listedAvailable: totalTickets,
     listedUntil: null,
   });
   // A published event joins the listings at once (a draft is in none, but cheap to count as a change).
@@ -129,6 +144,11 @@ export async function updateEvent(
     if (endsAt && endsAt <= startsAt) {
       throw new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {
         errors: [{ path: input.endsAt !== undefined ? 'endsAt' : 'startsAt', message: 'endsAt must be after startsAt' }],
+      });
+    }
+    if (event.venueId && input.totalTickets !== undefined && input.totalTickets !== event.totalTickets) {
+      throw new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {
+        errors: [{ path: 'totalTickets', message: 'a seated event offers the seats of its ticket types\' sections: change those instead' }],
       });
     }
     if (input.totalTickets !== undefined && input.totalTickets < event.totalTickets) {

@@ -20,7 +20,7 @@ import type { Outbox } from './outbox.js';
 
 export interface SweeperDeps {
   db: Models['Booking']['db'];
-  models: Pick<Models, 'Booking' | 'Event' | 'WaitlistEntry'>;
+  models: Pick<Models, 'Booking' | 'Event' | 'WaitlistEntry' | 'Venue'>;
   outbox: Outbox;
   /** WAITLIST_OFFER_SECONDS in ms: how long the offers made for freed tickets are held. */
   waitlistOfferMs: number;

@@ -12,6 +12,8 @@ const price = z.number().int().min(0).max(1_000_000_000);
 const capacity = z.number().int().min(0).max(1_000_000);
 const maxPerBooking = z.number().int().min(1).max(100);
 const position = z.number().int().min(0).max(10_000);
+/** Seated events: venue section ids (src/venues); the type's capacity is their number of seats. */
+const sectionIds = z.array(z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a section id of the event\'s venue')).min(1).max(100);
 
 const windowOk = (b: { salesStartAt?: Date | null; salesEndAt?: Date | null }) =>
   !b.salesStartAt || !b.salesEndAt || b.salesEndAt > b.salesStartAt;
@@ -20,7 +22,9 @@ export const createTicketTypeBody = z
   .object({
     name: safeText(1, 100),
     price,
-    capacity,
+    /** Required unless the event is seated (then it is the number of seats in sectionIds). */
+    capacity: capacity.optional(),
+    sectionIds: sectionIds.optional(),
     description: safeText(0, 2000).optional(),
     maxPerBooking: maxPerBooking.optional(),
     salesStartAt: isoDateTime.nullable().optional(),
@@ -44,6 +48,7 @@ export const updateTicketTypeBody = z
     salesEndAt: isoDateTime.nullable(),
     hidden: z.boolean(),
     position,
+    sectionIds,
   })
   .partial()
   .strict()
@@ -65,6 +70,7 @@ export const ticketTypeSchema = z.object({
   salesEndAt: z.string().nullable(),
   hidden: z.boolean(),
   position: z.number().int(),
+  sectionIds: z.array(z.string()).describe('Seated events: the venue sections this type sells (empty otherwise)'),
   availableTickets: z.number().int(),
   onSale: z.boolean(),
 });

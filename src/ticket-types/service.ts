@@ -10,6 +10,8 @@ import { claimSales, type IfMatch } from '../events/service.js';
 import { AppError, notFound } from '../lib/errors.js';
 import { runTransaction } from '../lib/transaction.js';
 import { serveAfterChange, servingOf } from '../waitlist/serve.js';
+import { seatsIn } from '../seats/plan.js';
+import { checkSections, claimedSeatsIn, venueFor } from '../seats/seating.js';
 import { type CreateTicketTypeInput, MAX_TICKET_TYPES, type TicketTypeDto, type UpdateTicketTypeInput } from './schemas.js';
 import { listedFieldsOf } from '../events/listing-projection.js';
 
@@ -114,6 +116,46 @@ function findType(event: EventFields, typeId: string): { type: TicketTypeFields;
   return { type: event.ticketTypes[index], index };
 }
 
+const invalid = (path: string, message: string) =>
+  new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', { errors: [{ path, message }] });
+
+/**
+ * A type's seats on a seated event (src/seats/seating.ts): its sections checked against the venue
+ * and the other types, its capacity their number of seats, and the event's new totalTickets. On an
+ * unseated event: the capacity asked for (required), and no sections.
+ */
+async function seatedType(
+  deps: EventDeps,
+  event: EventFields,
+  type: TicketTypeFields | null,
+  input: { capacity?: number; sectionIds?: string[] },
+): Promise<{ capacity: number; set: Record<string, unknown> }> {
+  if (!event.venueId) {
+    if (input.sectionIds !== undefined) throw invalid('sectionIds', 'this event has no reserved seating (no venueId)');
+    if (input.capacity === undefined) throw invalid('capacity', 'required');
+    return { capacity: input.capacity, set: {} };
+  }
+  if (input.capacity !== undefined) throw invalid('capacity', 'a seated ticket type has the seats of its sections: send sectionIds instead');
+  const sectionIds = input.sectionIds ?? type?.sectionIds ?? [];
+  const venue = await venueFor(deps.models, event.venueId);
+  checkSections(venue, event.ticketTypes, type?._id ?? null, sectionIds);
+  if (type) {
+    // Decided on the claimed snapshot: a section may go only while none of its seats is sold or held.
+    const dropped = (type.sectionIds ?? []).filter((id) => !sectionIds.includes(id));
+    const taken = claimedSeatsIn(venue, event, dropped, deps.clock.now());
+    if (taken.length > 0) {
+      throw new AppError(409, 'CAPACITY_BELOW_SOLD', `Seats of the sections left out are sold or held: ${taken.slice(0, 20).join(', ')}`, {
+        extra: { seats: taken },
+      });
+    }
+  }
+  const others = event.ticketTypes.filter((t) => !type || !t._id.equals(type._id));
+  return {
+    capacity: seatsIn(venue, sectionIds),
+    set: { totalTickets: seatsIn(venue, [...others.flatMap((t) => t.sectionIds ?? []), ...sectionIds]) },
+  };
+}
+
 function windowError(path: 'salesStartAt' | 'salesEndAt') {
   return new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {
     errors: [{ path, message: 'salesEndAt must be after salesStartAt' }],
@@ -133,13 +175,16 @@ export async function createTicketType(
       throw new AppError(409, 'INVALID_STATE', `An event may have at most ${MAX_TICKET_TYPES} ticket types`);
     }
     const last = Math.max(-1, ...event.ticketTypes.map((t) => t.position ?? 0));
+    const seating = await seatedType(deps, event, null, input);
     return {
+      set: seating.set,
       push: {
         _id: id,
         name: input.name,
         description: input.description ?? '',
         price: input.price,
-        capacity: input.capacity,
+        capacity: seating.capacity,
+        sectionIds: input.sectionIds ?? [],
         maxPerBooking: input.maxPerBooking ?? null,
         salesStartAt: input.salesStartAt ?? null,
         salesEndAt: input.salesEndAt ?? null,
@@ -179,6 +224,12 @@ export async function updateTicketType(
     for (const [field, value] of Object.entries(input)) {
       if (value !== undefined) set[`ticketTypes.${index}.${field}`] = value;
     }
+    if (event.venueId && (input.sectionIds !== undefined || input.capacity !== undefined)) {
+      const seating = await seatedType(deps, event, type, input);
+      Object.assign(set, seating.set, { [`ticketTypes.${index}.capacity`]: seating.capacity });
+    } else if (input.sectionIds !== undefined) {
+      throw invalid('sectionIds', 'this event has no reserved seating (no venueId)');
+    }
     return { set };
   });
   return dto(deps, updated, typeId);
@@ -202,7 +253,10 @@ export async function deleteTicketType(
         extra: { confirmedTickets: own.confirmedTickets, heldTickets: own.heldTickets },
       });
     }
-    return { pull: type._id };
+    // A seated event offers fewer seats without this type's sections.
+    const rest = event.ticketTypes.filter((t) => !t._id.equals(type._id));
+    const set = event.venueId ? { totalTickets: seatsIn(await venueFor(deps.models, event.venueId), rest.flatMap((t) => t.sectionIds ?? [])) } : {};
+    return { pull: type._id, set };
   });
   return etagOf(eventView(updated));
 }

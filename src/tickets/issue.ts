@@ -14,6 +14,8 @@ const nextNumber = customAlphabet(ALPHABET, 12);
 export interface TicketLine {
   ticketTypeId: Types.ObjectId | null;
   quantity: number;
+  /** Seated events: the line's seats, one per ticket in order. */
+  seats?: readonly string[];
 }
 
 export interface IssueTicketsInput {
@@ -32,16 +34,18 @@ export async function issueTickets(keys: TicketKeys, input: IssueTicketsInput): 
   while (numbers.size < total) numbers.add(nextNumber());
   const unique = [...numbers];
   const eventId = String(input.eventId);
-  const planned = input.lines.flatMap((line) => Array.from({ length: line.quantity }, () => line.ticketTypeId));
+  const planned = input.lines.flatMap((line) =>
+    Array.from({ length: line.quantity }, (_, k) => ({ ticketTypeId: line.ticketTypeId, seat: line.seats?.[k] ?? null })),
+  );
   return Promise.all(
-    planned.map(async (ticketTypeId, i) => {
+    planned.map(async ({ ticketTypeId, seat }, i) => {
       const _id = new Types.ObjectId();
       const number = unique[i];
       return {
         _id,
         number,
         ticketTypeId,
-        seat: null,
+        seat,
         code: await signTicketCode(keys, { ticketId: String(_id), eventId, number }),
         checkedInAt: null,
       };

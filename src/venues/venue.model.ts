@@ -21,6 +21,13 @@ const venueSchema = new Schema(
     /** The number of seats, kept with the plan it is computed from. */
     capacity: { type: Number, required: true, min: 0 },
     organizerId: { type: Schema.Types.ObjectId, ref: 'User', required: true },
+    /**
+     * Bumped by every change of the venue, which is written only if this is still what was read
+     * (venues/service.ts): a change decided on an older plan is retried on the newer one. A writer
+     * elsewhere that must not pass a plan change unseen (publishing an event at the venue) can bump
+     * it in its own transaction to be ordered against every change the same way.
+     */
+    revision: { type: Number, default: 0 },
   },
   { timestamps: true, versionKey: false },
 );

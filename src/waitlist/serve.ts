@@ -2,7 +2,9 @@ import type { ClientSession, Types } from 'mongoose';
 import type { BookingFields } from '../bookings/booking.model.js';
 import { SalesLedger } from '../bookings/ledger.js';
 import { CouponLedger } from '../coupons/ledger.js';
-import { isOnSale } from '../bookings/order.js';
+import { isOnSale, type OrderLine } from '../bookings/order.js';
+import { loadSeatPlan } from '../seats/plan.js';
+import { seatsForLines } from '../seats/order.js';
 import type { OpenSales } from '../bookings/sales.js';
 import type { EventFields } from '../events/event.model.js';
 import type { Models } from '../models.js';
@@ -19,7 +21,7 @@ import type { WaitlistEntryFields } from './entry.model.js';
  */
 
 export interface WaitlistServing {
-  models: Pick<Models, 'Event' | 'Booking' | 'WaitlistEntry'>;
+  models: Pick<Models, 'Event' | 'Booking' | 'WaitlistEntry' | 'Venue'>;
   /** Where the `waitlist.offered` messages go, in the offering transaction. */
   outbox: Pick<Outbox, 'enqueue'>;
   /** WAITLIST_OFFER_SECONDS in ms. */
@@ -64,11 +66,14 @@ export async function serveWaitlist(deps: WaitlistServing, sales: OpenSales, ses
       const type = event.ticketTypes.find((t) => t._id.equals(entry.ticketTypeId));
       // A type taken off sale keeps its queue until it is on sale again.
       if (!type || !isOnSale(type, event, now)) continue;
-      const lines = [{ typeId: type._id, quantity: entry.quantity }];
       // First that fits: an entry too big for what is free waits, the ones behind it may be served.
-      if (ledger.shortfall(lines)) continue;
+      if (ledger.shortfall([{ typeId: type._id, quantity: entry.quantity }])) continue;
+      // A seated event offers the best available seats of the type (src/seats/pick.ts).
+      const asked: OrderLine[] = [{ typeId: type._id, quantity: entry.quantity, name: type.name, unitPrice: type.price }];
+      const lines = seatsForLines(sales.plan, ledger, asked);
+      if (!lines) continue;
       ledger.hold(lines, expiresAt);
-      const booking = offerBooking(deps, event._id, entry, { name: type.name, price: type.price, currency: event.currency }, expiresAt, now);
+      const booking = offerBooking(deps, event._id, entry, { name: type.name, price: type.price, currency: event.currency, seats: lines[0].seats }, expiresAt, now);
       bookings.push(booking);
       offers.push({
         eventId: event._id,
@@ -107,7 +112,7 @@ function offerBooking(
   deps: WaitlistServing,
   eventId: Types.ObjectId,
   entry: Entry,
-  type: { name: string; price: number; currency: string },
+  type: { name: string; price: number; currency: string; seats?: string[] },
   expiresAt: Date,
   now: Date,
 ): BookingFields {
@@ -115,7 +120,7 @@ function offerBooking(
     eventId,
     userId: entry.userId,
     quantity: entry.quantity,
-    items: [{ ticketTypeId: entry.ticketTypeId, name: type.name, quantity: entry.quantity, unitPrice: type.price }],
+    items: [{ ticketTypeId: entry.ticketTypeId, name: type.name, quantity: entry.quantity, unitPrice: type.price, seats: type.seats }],
     // Always a hold, even when the type is free: the entry takes the offer by confirming it.
     status: 'pending',
     unitPrice: type.price,
@@ -175,8 +180,13 @@ export async function serveAfterChange(
   now: Date,
 ): Promise<EventFields | null> {
   // Offers never touch coupons; the coupon ledger is opened only to make the sale whole.
-  const sales: OpenSales = { event, ledger: new SalesLedger(event, now), coupons: new CouponLedger(event.couponLedger, now) };
-  if (!hasWaiting(sales)) return event;
+  if ((event.waitlist?.waiting ?? 0) === 0) return event;
+  const sales: OpenSales = {
+    event,
+    ledger: new SalesLedger(event, now),
+    coupons: new CouponLedger(event.couponLedger, now),
+    plan: await loadSeatPlan(deps.models, event),
+  };
   const offered = await serveWaitlist(deps, sales, session, now);
   if (offered === 0) return event;
   await deps.models.Event.updateOne({ _id: event._id }, sales.ledger.update(), { session, timestamps: false });

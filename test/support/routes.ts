@@ -117,6 +117,18 @@ async function freshWebhook(world: World): Promise<string> {
   return String(hook._id);
 }
 
+/** A one-seat venue of `organizer`, created through its route. */
+async function freshVenue(world: World): Promise<string> {
+  const res = await world.app.inject({
+    method: 'POST',
+    url: '/api/v1/venues',
+    headers: { authorization: `Bearer ${world.organizer.accessToken}` },
+    payload: { name: 'Probe hall', sections: [{ name: 'Stalls', rows: [{ label: 'A', seats: [{ label: '1' }] }] }] },
+  });
+  if (res.statusCode !== 201) throw new Error(`freshVenue: ${res.statusCode} ${res.body}`);
+  return res.json<{ data: { id: string } }>().data.id;
+}
+
 const eventFields: Record<string, FieldSpec> = {
   name: { kind: 'text', required: true, maxLength: 200, minLength: 1 },
   venue: { kind: 'text', required: true, maxLength: 200, minLength: 1 },
@@ -375,6 +387,22 @@ export const INPUT_ROUTES: readonly InputRoute[] = [
     as: 'customer',
     writes: false,
     target: (w) => w.bookingId,
+  },
+  {
+    name: 'GET /api/v1/venues',
+    method: 'GET',
+    path: '/api/v1/venues',
+    as: 'anyone',
+    writes: false,
+    query: { strict: true, fields: pageQuery },
+  },
+  {
+    name: 'GET /api/v1/venues/:id',
+    method: 'GET',
+    path: '/api/v1/venues/:id',
+    as: 'anyone',
+    writes: false,
+    target: freshVenue,
   },
   {
     name: 'GET /api/v1/webhooks',
