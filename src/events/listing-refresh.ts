@@ -22,7 +22,9 @@ const EVENTS_PER_PASS = 200;
  * now, `listedUntil` indexed) get it written again from their ledger. The work follows the holds
  * that ran out since the last pass, never the number of events. Each event is claimed like a sale
  * (DESIGN.md 1), so the figure written cannot overtake a sale committed meanwhile; the write also
- * prunes the hold groups that ran out, as every sale does. Returns the events refreshed.
+ * prunes the hold groups that ran out, as every sale does. (The emulator uses indexes only for
+ * equalities, so there the `$lte` is a scan of the events; mongod reads the partial index.)
+ * Returns the events refreshed.
  */
 export async function refreshListedAvailability(deps: ListingRefreshDeps): Promise<number> {
   const due = await deps.models.Event.find({ listedUntil: { $lte: deps.clock.now() } }, { _id: 1 })
