@@ -69,12 +69,13 @@ const CONTRACT: readonly [Method, string][] = [
   ['post', '/api/v1/venues'],
   ['get', '/api/v1/venues'],
   ['get', '/api/v1/venues/{id}'],
-  ['patch', '/api/v1/venues/{id}'],
+  ['get', '/api/v1/events/{id}/seats'],
 ];
 /** Routes the project adds beyond the contract's tables (documented in docs/API.md). */
 const BEYOND_CONTRACT: readonly [Method, string][] = [
   ['get', '/api/v1/tickets/{id}'],
   ['get', '/api/v1/events/{id}/staff'],
+  ['patch', '/api/v1/venues/{id}'],
 ];
 const HEALTH: readonly [Method, string][] = [
   ['get', '/health'],
@@ -252,7 +253,7 @@ describe('the document', () => {
   });
 
   it('documents the public reads as taking an optional token that answers 401 when bad', () => {
-    for (const path of ['/api/v1/events', '/api/v1/events/{id}', '/api/v1/events/{id}/availability', '/api/v1/venues', '/api/v1/venues/{id}']) {
+    for (const path of ['/api/v1/events', '/api/v1/events/{id}', '/api/v1/events/{id}/availability', '/api/v1/venues', '/api/v1/venues/{id}', '/api/v1/events/{id}/seats']) {
       const op = operation('get', path);
       expect(op.security, path).toEqual([{}, { bearerAuth: [] }]);
       response(op, 401);
