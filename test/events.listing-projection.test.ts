@@ -5,6 +5,7 @@ import { migrateAll } from '../src/bookings/migrate.js';
 import { refreshListedAvailability } from '../src/events/listing-refresh.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { book, bookingOf, cancel } from './fixtures/bookings.js';
+import { bookSeats, createSeatedEvent, createVenue, venueSections } from './fixtures/seats.js';
 import { buildTestApp, type TestApp } from './helper.js';
 
 /**
@@ -187,6 +188,24 @@ describe('listing by availability', () => {
     // The cancel cleared the ledger and its projection with it: nothing is left stale to refresh.
     const stored = await t.app.models.Event.findById(ids.Y).lean();
     expect(stored).toMatchObject({ listedAvailable: 9, listedUntil: null });
+  });
+
+  it('follows a seated event: its venue\'s seats, a seat held, the venue growing', async () => {
+    const venueId = await createVenue(t.app, organizer.accessToken, { S: [3] });
+    const { eventId } = await createSeatedEvent(t.app, organizer.accessToken, venueId);
+    const stored = () => t.app.models.Event.findById(eventId).lean();
+    expect((await stored())?.listedAvailable).toBe(3);
+    expect((await bookSeats(t.app, buyer.accessToken, { eventId, seats: ['S-A1'] })).statusCode).toBe(201);
+    expect((await stored())?.listedAvailable).toBe(2);
+    const grow = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/venues/${venueId}`,
+      headers: bearer(organizer.accessToken),
+      payload: { sections: venueSections({ S: [3, 4] }) },
+    });
+    expect(grow.statusCode, grow.body).toBe(200);
+    // Written by the re-seating itself, before any sale of the event.
+    expect((await stored())?.listedAvailable).toBe(6);
   });
 
   it('db:migrate fills the projection of events stored before it, and the audit checks it', async () => {

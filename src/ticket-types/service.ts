@@ -95,8 +95,13 @@ async function changeTypes(
     if (pull) types = types.filter((t) => !t._id.equals(pull));
     if (push) types.push(push as unknown as (typeof types)[number]);
     const update: Record<string, unknown> = {
-      // The listing's projection follows the types' ledger (a type removed or added).
-      $set: { ...set, price: storedPrice(types, event.price), ...listedFieldsOf({ ...event, ticketTypes: types }, deps.clock.now()) },
+      // The listing's projection follows the types' ledger (a type removed or added) and a seated
+      // event's new totalTickets.
+      $set: {
+        ...set,
+        price: storedPrice(types, event.price),
+        ...listedFieldsOf({ ...event, ticketTypes: types, totalTickets: (set.totalTickets as number | undefined) ?? event.totalTickets }, deps.clock.now()),
+      },
       $inc: { revision: 1 },
     };
     if (pull) update.$pull = { ticketTypes: { _id: pull } };
