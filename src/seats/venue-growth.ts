@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { EventDeps } from '../events/access.js';
 import { invalidateEventCache } from '../events/cache.js';
 import type { EventFields } from '../events/event.model.js';
+import { listedFieldsOf } from '../events/listing-projection.js';
 import { claimSales } from '../events/service.js';
 import { runTransaction } from '../lib/transaction.js';
 import { serveAfterChange, servingOf } from '../waitlist/serve.js';
@@ -32,7 +33,9 @@ export async function seatEventsOfVenue(deps: EventDeps, venueId: string): Promi
         event.ticketTypes.forEach((t, i) => {
           if ((t.sectionIds ?? []).length > 0) set[`ticketTypes.${i}.capacity`] = seatsIn(venue, t.sectionIds);
         });
-        const saved = await deps.models.Event.findOneAndUpdate({ _id }, { $set: set }, { session, new: true, timestamps: false }).lean<EventFields>();
+        // The listing's projection follows the new totalTickets (events/listing-projection.ts).
+        const listed = listedFieldsOf({ ...event, totalTickets: set.totalTickets }, deps.clock.now());
+        const saved = await deps.models.Event.findOneAndUpdate({ _id }, { $set: { ...set, ...listed } }, { session, new: true, timestamps: false }).lean<EventFields>();
         if (saved) await serveAfterChange(servingOf(deps), saved, session, deps.clock.now());
         return true;
       },
