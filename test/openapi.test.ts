@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { validate, compileErrors } from '@readme/openapi-parser';
-import { Types } from 'mongoose';
 import type { OpenAPIV3 } from 'openapi-types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { book, bookingOf, createEvent } from './fixtures/bookings.js';
+import { createSeatedEvent } from './fixtures/seats.js';
 import { buildTestApp, type TestApp } from './helper.js';
 
 /**
@@ -423,9 +423,8 @@ describe('real answers agree with the document', () => {
     expectDocumented('get', '/api/v1/venues/{id}', await send({ method: 'GET', url: `/api/v1/venues/${id}` }));
     expectDocumented('get', '/api/v1/venues/{id}', await send({ method: 'GET', url: `/api/v1/venues/${'0'.repeat(24)}` }));
 
-    // Seated at a published event (set through the driver: events may not take a venue over HTTP yet).
-    const eventId = await createEvent(t.app, organizer.accessToken);
-    await t.app.models.Event.collection.updateOne({ _id: new Types.ObjectId(eventId) }, { $set: { venueId: new Types.ObjectId(id) } });
+    // Seated at a published event: the plan may now only grow.
+    await createSeatedEvent(t.app, organizer.accessToken, id);
     const url = `/api/v1/venues/${id}`;
     const grown = [{ ...sections[0]!, rows: [{ label: 'A', seats: [{ id: 'stalls-A-1', label: '1' }, { id: 'stalls-A-2', label: '2' }, { label: '3' }] }] }];
     const patched = await send({ method: 'PATCH', url, headers: bearer(organizer.accessToken), payload: { sections: grown } });

@@ -34,6 +34,14 @@ async function expectLedgerExact(eventId: string) {
   expect(compare(event, await recount(t.app.models, event, now), now)).toEqual([]);
 }
 
+const patchTypeLimit = (eventId: string, typeId: string, maxPerBooking: number) =>
+  t.app.inject({
+    method: 'PATCH',
+    url: `/api/v1/events/${eventId}/ticket-types/${typeId}`,
+    headers: bearer(owner.accessToken),
+    payload: { maxPerBooking },
+  });
+
 describe('a seated event', () => {
   it('offers every seat of its venue: totalTickets, the default type, a seat map of available seats', async () => {
     const venueId = await createVenue(t.app, owner.accessToken, { S: [6, 6], B: [4] });
@@ -216,6 +224,10 @@ describe('bad seat orders', () => {
       [{ eventId, seats: ['S-A1'], items: [{ ticketTypeId: other.typeId, quantity: 1 }] }, 400, 'must match'],
     ];
     const before = await t.app.models.Booking.countDocuments({});
+    // A type's own limit per booking holds for named seats too.
+    const typeId = (await seatMap(t.app, eventId)).sections[0].rows[0].seats[0].ticketTypeId;
+    expect((await patchTypeLimit(eventId, typeId, 2)).statusCode).toBe(200);
+    cases.push([{ eventId, seats: ['S-A1', 'S-A2', 'S-A3'] }, 400, 'at most 2 seats of']);
     for (const [body, status, says] of cases) {
       const res = await bookSeats(t.app, buyer.accessToken, body);
       expect(res.statusCode, JSON.stringify(body)).toBe(status);

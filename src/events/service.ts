@@ -195,6 +195,9 @@ export async function publishEvent(deps: EventDeps, eventId: string, actor: Acto
     if (!now) throw notFound('Event');
     throw invalidState(`Only a draft can be published; this event is ${now.status}`);
   }
+  // A venue plan change that checked "no published event here" before this publish must not land:
+  // it writes only if the venue's revision is still the one it read (src/venues/service.ts).
+  if (published.venueId) await deps.models.Venue.updateOne({ _id: published.venueId }, { $inc: { revision: 1 } });
   await invalidateEventCache(deps.kv, published._id, deps.log);
   return answer(deps, published);
 }

@@ -88,7 +88,29 @@ function matches(plan: SeatPlan, types: Pick<TicketTypeFields, '_id' | 'sectionI
 
 // Venues only gain seats while an event sells them, and a seat never changes section, so a plan read
 // once stays right until the venue grows; growth shows as a mismatch with the event's capacities.
-const venues = new WeakMap<object, Map<string, Pick<VenueFields, '_id' | 'sections'>>>();
+// Built plans are kept too, per venue and per the types' sections and capacities, so a sale of a
+// 2,000-seat event does not rebuild 2,000 seats every transaction.
+interface Known {
+  venue: Pick<VenueFields, '_id' | 'sections'>;
+  plans: Map<string, SeatPlan>;
+}
+const venues = new WeakMap<object, Map<string, Known>>();
+/** Plans kept per venue (types of its events); a venue's events rarely have more shapes than this. */
+const PLANS_PER_VENUE = 32;
+
+type PlanTypes = Pick<TicketTypeFields, '_id' | 'sectionIds' | 'capacity'>[];
+const shapeOf = (types: PlanTypes) => types.map((t) => `${String(t._id)}:${(t.sectionIds ?? []).join(',')}:${t.capacity ?? ''}`).join(';');
+
+function planFor(known: Known, types: PlanTypes): SeatPlan {
+  const shape = shapeOf(types);
+  let plan = known.plans.get(shape);
+  if (!plan) {
+    plan = buildSeatPlan(known.venue, types);
+    if (known.plans.size >= PLANS_PER_VENUE) known.plans.clear();
+    known.plans.set(shape, plan);
+  }
+  return plan;
+}
 
 /**
  * The seat plan of a seated event, or null for an unseated one. Reads the venue once per process
@@ -104,11 +126,12 @@ export async function loadSeatPlan(
   const id = String(event.venueId);
   const cached = cache.get(id);
   if (cached) {
-    const plan = buildSeatPlan(cached, event.ticketTypes);
+    const plan = planFor(cached, event.ticketTypes);
     if (matches(plan, event.ticketTypes)) return plan;
   }
   const venue = await models.Venue.findById(event.venueId, { sections: 1 }).lean<Pick<VenueFields, '_id' | 'sections'>>();
   if (!venue) return null;
-  cache.set(id, venue);
-  return buildSeatPlan(venue, event.ticketTypes);
+  const known: Known = { venue, plans: new Map() };
+  cache.set(id, known);
+  return planFor(known, event.ticketTypes);
 }
