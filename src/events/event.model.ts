@@ -143,8 +143,9 @@ eventSchema.index({ status: 1, price: 1, _id: 1 });
 eventSchema.index({ status: 1, listedAvailable: 1, startsAt: 1, _id: 1 });
 eventSchema.index({ status: 1, listedAvailable: -1, startsAt: 1, _id: 1 });
 // The refresh of projections whose holds ran out (events/listing-refresh.ts): only events with a
-// live hold have a date here, so the pass reads those due and nothing else.
-eventSchema.index({ listedUntil: 1 }, { partialFilterExpression: { listedUntil: { $type: 'date' } } });
+// live hold have a date here (the others null, which a date range never reaches), so the pass
+// reads the entries due and nothing else.
+eventSchema.index({ listedUntil: 1 });
 // An organizer's own events.
 eventSchema.index({ organizerId: 1, createdAt: -1 });
 // A venue's events: the venue may only gain seats while a published event uses it (src/venues).

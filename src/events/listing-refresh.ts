@@ -23,7 +23,7 @@ const EVENTS_PER_PASS = 200;
  * that ran out since the last pass, never the number of events. Each event is claimed like a sale
  * (DESIGN.md 1), so the figure written cannot overtake a sale committed meanwhile; the write also
  * prunes the hold groups that ran out, as every sale does. (The emulator uses indexes only for
- * equalities, so there the `$lte` is a scan of the events; mongod reads the partial index.)
+ * equalities, so there the `$lte` is a scan of the events; mongod reads the index range.)
  * Returns the events refreshed.
  */
 export async function refreshListedAvailability(deps: ListingRefreshDeps): Promise<number> {
