@@ -1,6 +1,7 @@
 /**
  * `npm run db:migrate`: gives data made before ticket types its default type, the sales ledger and
- * booking items (src/bookings/migrate.ts). Safe to run twice, and while the service sells.
+ * booking items, and events made before the listing's availability projection that projection
+ * (src/bookings/migrate.ts). Safe to run twice, and while the service sells.
  * Needs only MONGODB_URI.
  */
 import 'dotenv/config';
@@ -18,7 +19,9 @@ async function main(): Promise<void> {
       await refuseEmulatorInProduction(conn, process.env.ALLOW_MONGODB_EMULATOR === 'true', (msg) => console.warn(msg));
     }
     const report = await migrateAll(conn, createModels(conn), () => new Date());
-    console.log(`db:migrate: ${report.events} event(s) given ticket types and a ledger, ${report.bookings} booking(s) given items`);
+    console.log(
+      `db:migrate: ${report.events} event(s) given ticket types and a ledger, ${report.listings} event(s) given the listing's availability, ${report.bookings} booking(s) given items`,
+    );
   } finally {
     await conn.close();
   }

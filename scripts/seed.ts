@@ -90,6 +90,9 @@ export async function seed(conn: Connection, options: SeedOptions): Promise<Seed
           currency: demo.currency,
           maxTicketsPerBooking: demo.maxTicketsPerBooking ?? 10,
           status: 'published',
+          // Nothing sold or held: the listing's availability projection is the whole capacity.
+          listedAvailable: demo.totalTickets,
+          listedUntil: null,
           createdAt: options.now,
           updatedAt: options.now,
         },

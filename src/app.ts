@@ -12,6 +12,7 @@ import couponRoutes from './coupons/routes.js';
 import eventRoutes from './events/routes.js';
 import healthRoutes from './health/routes.js';
 import seatRoutes from './seats/routes.js';
+import { seatEventsOfVenue } from './seats/venue-growth.js';
 import ticketTypeRoutes from './ticket-types/routes.js';
 import venueRoutes from './venues/routes.js';
 import waitlistRoutes from './waitlist/routes.js';
@@ -117,7 +118,8 @@ export async function buildApp(config: Config, deps: AppDependencies = {}): Prom
       await api.register(ticketRoutes, { prefix: '/tickets' });
       await api.register(checkInRoutes, { prefix: '/events' });
       await api.register(seatRoutes, { prefix: '/events' });
-      await api.register(venueRoutes, { prefix: '/venues' });
+      // A venue that gains seats re-seats the events that use it (src/seats/venue-growth.ts).
+      await api.register(venueRoutes, { prefix: '/venues', venueChanged: (venueId) => seatEventsOfVenue(api, venueId) });
     },
     { prefix: '/api/v1' },
   );

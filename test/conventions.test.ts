@@ -30,6 +30,7 @@ describe('path ids', () => {
   const ROUTES: { name: string; request: (id: string) => InjectOptions }[] = [
     { name: 'GET /events/:id', request: (id) => ({ method: 'GET', url: `/api/v1/events/${id}` }) },
     { name: 'GET /events/:id/availability', request: (id) => ({ method: 'GET', url: `/api/v1/events/${id}/availability` }) },
+    { name: 'GET /events/:id/seats', request: (id) => ({ method: 'GET', url: `/api/v1/events/${id}/seats` }) },
     {
       name: 'PATCH /events/:id',
       request: (id) => ({ method: 'PATCH', url: `/api/v1/events/${id}`, headers: bearer(world.organizer.accessToken), payload: { name: 'x' } }),

@@ -1,5 +1,7 @@
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateAll } from '../src/bookings/migrate.js';
+import { refreshListedAvailability } from '../src/events/listing-refresh.js';
 import type { EventDto } from '../src/events/schemas.js';
 import { buildTestApp, type TestApp } from './helper.js';
 
@@ -65,6 +67,9 @@ beforeAll(async () => {
       });
     }
   }
+  // Stored the way events were before the ledger: `npm run db:migrate` gives them the ledger and
+  // the listing's availability projection, which availability sorts and availableOnly read.
+  await migrateAll(t.app.db, t.app.models, () => t.clock.now());
 });
 afterAll(() => t.close());
 
@@ -138,10 +143,15 @@ describe('GET /events', () => {
     expect(names(byAvailability)).toEqual(['Bach cantatas', 'Opera gala']);
 
     t.clock.advance(60_000); // the Comedy club hold runs out
+    // The filter reads the projection, which a hold running out leaves lower than the truth (never
+    // higher) until the refresh pass writes it again (API.md: approximate order and filter).
+    const stale = await allPages('availableOnly=true&sort=-availableTickets', 3);
+    expect(names(stale)).toEqual(['Opera gala', 'Bach cantatas', 'Escape room', 'Film (a+)+ night']);
+    expect(await refreshListedAvailability({ db: t.app.db, models: t.app.models, clock: t.clock, log: t.app.log, txTimeoutMs: 5000 })).toBe(1);
+    t.clock.advance(t.config.EVENT_CACHE_TTL_SECONDS * 1000 + 1); // cached pages age out
     const later = await allPages('availableOnly=true&sort=-availableTickets', 3);
     expect(names(later)).toEqual(['Opera gala', 'Bach cantatas', 'Comedy club', 'Escape room', 'Film (a+)+ night']);
     expect(later.find((e) => e.name === 'Comedy club')?.availableTickets).toBe(20);
-    t.clock.advance(-60_000);
   });
 
   it('gets the availability of a page in one aggregation, not one query per event', async () => {
@@ -153,8 +163,8 @@ describe('GET /events', () => {
         calls.length = 0;
         expect((await list(query)).statusCode).toBe(200);
         const bookingCalls = calls.filter((c) => c.startsWith(`${Booking}.`));
-        // The default sorts count the page's tickets in one aggregation; the availability ones
-        // compute it inside the events aggregation ($lookup), touching bookings not at all directly.
+        // Every order is one find and one count of events; the page's figures come from its ledgers
+        // (an aggregation of bookings only for events not migrated yet).
         expect(bookingCalls.length, `${query}: ${calls.join(', ')}`).toBeLessThanOrEqual(1);
         expect(calls.length, `${query}: ${calls.join(', ')}`).toBeLessThanOrEqual(3);
       }

@@ -65,7 +65,7 @@ describe('POST /events', () => {
     const event = res.json().data as EventDto;
     expect(Object.keys(event).sort()).toEqual(
       [
-        'id', 'name', 'description', 'venue', 'category', 'startsAt', 'endsAt', 'totalTickets', 'price', 'currency',
+        'id', 'name', 'description', 'venue', 'venueId', 'category', 'startsAt', 'endsAt', 'totalTickets', 'price', 'currency',
         'maxTicketsPerBooking', 'status', 'organizerId', 'availableTickets', 'ticketTypes', 'createdAt', 'updatedAt',
       ].sort(),
     );

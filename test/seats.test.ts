@@ -1,8 +1,9 @@
+import { importJWK, type JWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { cancel, confirm } from './fixtures/bookings.js';
-import { bookSeats, createSeatedEvent, createVenue, seatMap, statuses } from './fixtures/seats.js';
+import { bookSeats, createSeatedEvent, createVenue, seatMap, statuses, venueSections } from './fixtures/seats.js';
 import { buildTestApp, type TestApp } from './helper.js';
 
 let t: TestApp;
@@ -22,7 +23,7 @@ interface Booked {
   quantity: number;
   totalPrice: number;
   items: { ticketTypeId: string; name: string; quantity: number; unitPrice: number; seats?: string[] }[];
-  tickets: { seat: string | null; ticketTypeId: string }[];
+  tickets: { seat: string | null; ticketTypeId: string; code: string }[];
 }
 const data = <T>(res: { json: <U>() => U }) => res.json<{ data: T }>().data;
 
@@ -32,6 +33,14 @@ async function expectLedgerExact(eventId: string) {
   const now = t.clock.now();
   expect(compare(event, await recount(t.app.models, event, now), now)).toEqual([]);
 }
+
+const patchTypeLimit = (eventId: string, typeId: string, maxPerBooking: number) =>
+  t.app.inject({
+    method: 'PATCH',
+    url: `/api/v1/events/${eventId}/ticket-types/${typeId}`,
+    headers: bearer(owner.accessToken),
+    payload: { maxPerBooking },
+  });
 
 describe('a seated event', () => {
   it('offers every seat of its venue: totalTickets, the default type, a seat map of available seats', async () => {
@@ -66,7 +75,14 @@ describe('a seated event', () => {
 
     const confirmed = await confirm(t.app, buyer.accessToken, booking.id);
     expect(confirmed.statusCode, confirmed.body).toBe(200);
-    expect(data<Booked>(confirmed).tickets.map((x) => x.seat).sort()).toEqual(['S-A3', 'S-A4']);
+    const tickets = data<Booked>(confirmed).tickets;
+    expect(tickets.map((x) => x.seat).sort()).toEqual(['S-A3', 'S-A4']);
+    // The signed code names the seat: an offline scanner with only the public key reads it.
+    const key = await t.app.inject({ method: 'GET', url: `/api/v1/events/${eventId}/check-in-key`, headers: bearer(owner.accessToken) });
+    const publicKey = await importJWK(key.json<{ data: { publicKey: JWK } }>().data.publicKey, 'EdDSA');
+    for (const ticket of tickets) {
+      expect((await jwtVerify(ticket.code, publicKey, { algorithms: ['EdDSA'] })).payload.seat).toBe(ticket.seat);
+    }
     const map = statuses(await seatMap(t.app, eventId));
     expect([map.get('S-A3'), map.get('S-A4'), map.get('S-A2')]).toEqual(['sold', 'sold', 'available']);
     await expectLedgerExact(eventId);
@@ -163,6 +179,35 @@ describe('a seated event', () => {
   });
 });
 
+describe('a venue that grows', () => {
+  it('adds its new seats to the events seated there; removing seats of a venue in use is 409', async () => {
+    const venueId = await createVenue(t.app, owner.accessToken, { S: [3] });
+    const { eventId } = await createSeatedEvent(t.app, owner.accessToken, venueId);
+    expect(data<Booked>(await bookSeats(t.app, buyer.accessToken, { eventId, seats: ['S-A1'] })).status).toBe('pending');
+    const grow = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/venues/${venueId}`,
+      headers: bearer(owner.accessToken),
+      payload: { sections: venueSections({ S: [3, 4] }) },
+    });
+    expect(grow.statusCode, grow.body).toBe(200);
+    const event = data<{ totalTickets: number; availableTickets: number }>(await t.app.inject({ method: 'GET', url: `/api/v1/events/${eventId}` }));
+    expect(event).toMatchObject({ totalTickets: 7, availableTickets: 6 });
+    expect((await seatMap(t.app, eventId)).available).toBe(6);
+    const res = await bookSeats(t.app, buyer.accessToken, { eventId, seats: ['S-B4'] });
+    expect(res.statusCode, res.body).toBe(201);
+    const shrink = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/venues/${venueId}`,
+      headers: bearer(owner.accessToken),
+      payload: { sections: venueSections({ S: [3] }) },
+    });
+    expect(shrink.statusCode).toBe(409);
+    expect(shrink.json()).toMatchObject({ code: 'SEATS_IN_USE' });
+    await expectLedgerExact(eventId);
+  });
+});
+
 describe('bad seat orders', () => {
   it('answer 400 or 409 clearly and change nothing', async () => {
     const venueId = await createVenue(t.app, owner.accessToken, { S: [6] });
@@ -179,6 +224,10 @@ describe('bad seat orders', () => {
       [{ eventId, seats: ['S-A1'], items: [{ ticketTypeId: other.typeId, quantity: 1 }] }, 400, 'must match'],
     ];
     const before = await t.app.models.Booking.countDocuments({});
+    // A type's own limit per booking holds for named seats too.
+    const typeId = (await seatMap(t.app, eventId)).sections[0].rows[0].seats[0].ticketTypeId;
+    expect((await patchTypeLimit(eventId, typeId, 2)).statusCode).toBe(200);
+    cases.push([{ eventId, seats: ['S-A1', 'S-A2', 'S-A3'] }, 400, 'at most 2 seats of']);
     for (const [body, status, says] of cases) {
       const res = await bookSeats(t.app, buyer.accessToken, body);
       expect(res.statusCode, JSON.stringify(body)).toBe(status);

@@ -4,7 +4,7 @@ import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import venueRoutes from '../src/venues/routes.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
-import { createEvent } from './fixtures/bookings.js';
+import { createSeatedEvent } from './fixtures/seats.js';
 import { buildTestApp, type TestApp } from './helper.js';
 import { expectProblem } from './support/problem.js';
 
@@ -87,12 +87,9 @@ async function createVenue(sections: SectionBody[], token = organizer.accessToke
 /** The plan as a PATCH sends it back: every id kept. */
 const planOf = (venue: Venue): SectionBody[] => venue.sections.map((s) => ({ id: s.id, name: s.name, rows: s.rows.map((r) => ({ label: r.label, seats: r.seats.map((x) => ({ ...x })) })) }));
 
-/** Marks the venue as used by a new event of `organizer` with that status (events cannot name a venue over HTTP yet). */
-async function useVenue(venueId: string, status: 'draft' | 'published' = 'published'): Promise<void> {
-  const eventId = await createEvent(t.app, organizer.accessToken, { status });
-  // Through the driver: the event schema may not declare venueId yet, and Mongoose would drop it.
-  const res = await t.app.models.Event.collection.updateOne({ _id: new Types.ObjectId(eventId) }, { $set: { venueId: new Types.ObjectId(venueId) } });
-  expect(res.modifiedCount).toBe(1);
+/** A new seated event of `organizer` at the venue, with that status; returns its id. */
+async function useVenue(venueId: string, status: 'draft' | 'published' = 'published'): Promise<string> {
+  return (await createSeatedEvent(t.app, organizer.accessToken, venueId, { status })).eventId;
 }
 
 const countVenues = () => t.app.models.Venue.countDocuments();
@@ -282,6 +279,19 @@ describe('changing the plan of a venue in use', () => {
     expect(changed).toEqual([venue.id]);
   });
 
+  it('through the app, a published seated event offers the seats its venue gains', async () => {
+    const venue = await createVenue([block('Stalls', 2, 3, 'stalls')]);
+    const eventId = await useVenue(venue.id);
+    const totalOf = async () => (await t.app.inject({ method: 'GET', url: `/api/v1/events/${eventId}` })).json<{ data: { totalTickets: number } }>().data.totalTickets;
+    expect(await totalOf()).toBe(6);
+    const plan = planOf(venue);
+    plan[0]!.rows.push({ label: 'C', seats: [{ label: '1' }, { label: '2' }] });
+    const res = await patch(organizer.accessToken, venue.id, { sections: plan });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(venueOf(res).capacity).toBe(8);
+    expect(await totalOf()).toBe(8);
+  });
+
   it('a published event: removing a seat is 409 SEATS_IN_USE naming it, and nothing changes', async () => {
     const venue = await createVenue([block('Stalls', 2, 3, 'stalls')], organizer.accessToken, '/hooked/venues');
     await useVenue(venue.id);
@@ -333,6 +343,25 @@ describe('changing the plan of a venue in use', () => {
     const shrunk = await patch(organizer.accessToken, drafted.id, { sections: [block('Stalls', 1, 1, 'stalls')] });
     expect(shrunk.statusCode, shrunk.body).toBe(200);
     expect(venueOf(shrunk).capacity).toBe(1);
+  });
+});
+
+describe('changes at the same time', () => {
+  it('every one of five concurrent changes is applied once, each re-decided on the plan before it', async () => {
+    const venue = await createVenue([block('Stalls', 1, 1, 'stalls')]);
+    await useVenue(venue.id);
+    // Each adds its own row to the plan it read; whichever lands later must still keep the others' seats.
+    const results = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => patch(organizer.accessToken, venue.id, { name: `Change ${n}`, sections: [block('Stalls', n, 1, 'stalls')] })),
+    );
+    for (const res of results) expect([200, 409], res.body).toContain(res.statusCode);
+    const stored = await t.app.models.Venue.findById(venue.id).lean<{ revision: number; capacity: number }>();
+    const applied = results.flatMap((r, i) => (r.statusCode === 200 ? [i + 1] : []));
+    expect(stored?.revision).toBe(applied.length);
+    // No change that landed lost another's row: the plan holds the biggest one applied.
+    expect(stored?.capacity).toBe(Math.max(...applied));
+    // A refused change named seats a change that landed before it had added.
+    for (const res of results.filter((r) => r.statusCode === 409)) expect(res.json<{ seats: string[] }>().seats.length).toBeGreaterThan(0);
   });
 });
 

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import mongoose, { type Connection, Types } from 'mongoose';
 import { Redis } from 'ioredis';
+import { listedFieldsOf } from '../../src/events/listing-projection.js';
 import { REDIS_URL } from './target.js';
 
 export async function connect(uri: string): Promise<Connection> {
@@ -61,6 +62,9 @@ export async function seedConfirmedBookings(conn: Connection, eventId: string, c
     await bookings.insertMany(docs, { ordered: false });
   }
   await events.updateOne({ _id: event._id }, { $inc: { 'ticketTypes.0.confirmed': count, salesVersion: 1 } });
+  // The listing's availability projection follows the ledger, as a sale would have written it.
+  const after = await events.findOne({ _id: event._id }, { projection: { totalTickets: 1, ticketTypes: 1, holds: 1 } });
+  if (after) await events.updateOne({ _id: event._id }, { $set: listedFieldsOf(after as unknown as Parameters<typeof listedFieldsOf>[0], new Date()) });
   log(`seeded ${count} confirmed bookings in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
@@ -104,6 +108,9 @@ export async function seedEvents(conn: Connection, templateId: string, count: nu
         price: i % 50,
         ticketTypes: [{ ...type, _id: new Types.ObjectId(), confirmed: (i * 7) % (total + 1) }],
         holds: [],
+        // The listing's availability projection of that ledger (src/events/listing-projection.ts).
+        listedAvailable: total - ((i * 7) % (total + 1)),
+        listedUntil: null,
         salesVersion: 0,
         revision: 0,
         createdAt: at,

@@ -33,7 +33,8 @@ export interface Target {
    * Starts one more instance of the service on the same database, Redis prefix and secrets (the
    * cluster scenario); stopped with the target. Null where this runner did not start the service.
    */
-  startSibling: ((name: string) => Promise<Child>) | null;
+  /** Another instance of the service on the same database and Redis (env: overrides for it alone). */
+  startSibling: ((name: string, env?: NodeJS.ProcessEnv) => Promise<Child>) | null;
   stop(): Promise<void>;
 }
 
@@ -209,8 +210,8 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       profileDir: prof.dir,
       profilePhase: prof.phase(children),
       phaseCpu: prof.cpu,
-      async startSibling(name: string) {
-        const sibling = await startChild(`${scenario}-${name}`, 'loadtest/lib/children/service.ts', env, { compiled: !opts.tsx });
+      async startSibling(name: string, overrides: NodeJS.ProcessEnv = {}) {
+        const sibling = await startChild(`${scenario}-${name}`, 'loadtest/lib/children/service.ts', { ...env, ...overrides }, { compiled: !opts.tsx });
         children.push(sibling);
         return sibling;
       },

@@ -3,8 +3,11 @@
  * 1. Hot drop: N tickets, 3N distinct buyers (a third on each instance). Passes when exactly N sell,
  *    nothing is oversold and every instance sold; reports each instance's transaction attempts and
  *    write-conflict retries (its /metrics).
- * 2. Crash: a second drop, and one instance is killed with SIGKILL mid-drop, possibly inside a sales
- *    transaction that then holds the event until the database aborts it. The database runs with
+ * 2. Crash: a second drop, and one instance is killed with SIGKILL mid-drop inside a sales
+ *    transaction that then holds the event until the database aborts it: a `failCommand` fail point
+ *    aimed at the victim's connections (its appName) lets its first sale through and blocks the
+ *    insert of the next, which comes after that sale's claim of the event, so the victim dies
+ *    holding an open transaction that has written the event document. The database runs with
  *    transactionLifetimeLimitSeconds = --tx-lifetime (default 5; set through setParameter, the
  *    operator setting of README "Several instances"; 60 shows mongod's default). Reports how long the surviving instances sold nothing after the kill
  *    (goal: under 10 s), and checks 0 oversold and the ledger against the audit's recount.
@@ -23,6 +26,8 @@ const INSTANCES = 3;
 const CONNECTIONS_EACH = 50;
 /** The crash comes this long after the second drop starts. */
 const CRASH_AFTER_MS = 1500;
+/** Inserts the victim makes in the crash drop before the fail point holds one (two per sale). */
+const VICTIM_INSERTS_BEFORE_BLOCK = 2;
 
 /** Sums every sample of a Prometheus counter in /metrics text (all label sets). */
 function counter(text: string, name: string): number {
@@ -80,7 +85,13 @@ export async function cluster(ctx: ScenarioContext): Promise<Omit<ScenarioResult
   try {
     await conn.db!.admin().command({ setParameter: 1, transactionLifetimeLimitSeconds: LIFETIME_SECONDS });
     const siblings = [];
-    for (let i = 2; i <= INSTANCES; i++) siblings.push(await target.startSibling(`server-${i}`));
+    // The last instance is the one killed in the crash drop; its connections carry an appName so a
+    // fail point can hold exactly its transaction open.
+    const victimUri = new URL(target.mongoUri);
+    victimUri.searchParams.set('appName', `cluster-victim-${runId}`);
+    for (let i = 2; i <= INSTANCES; i++) {
+      siblings.push(await target.startSibling(`server-${i}`, i === INSTANCES ? { MONGODB_URI: victimUri.toString() } : {}));
+    }
     const urls = [target.baseUrl, ...siblings.map((s) => `http://127.0.0.1:${s.ready.port}`)];
     log(`setup: ${INSTANCES} instances (${urls.join(', ')}); transactionLifetimeLimitSeconds=${LIFETIME_SECONDS}`);
 
@@ -133,6 +144,15 @@ export async function cluster(ctx: ScenarioContext): Promise<Omit<ScenarioResult
     const victim = siblings[siblings.length - 1]!;
     const start = performance.now();
     let killedAt = 0;
+    // The victim's third insert of this drop blocks (each sale inserts its bookings, then its outbox
+    // messages: the first sales go through, the next one is held after its claim of the event). It
+    // then dies inside that open transaction. The fail point's count says whether it got there.
+    const armed = await conn.db!.admin().command({
+      configureFailPoint: 'failCommand',
+      mode: { skip: VICTIM_INSERTS_BEFORE_BLOCK },
+      data: { failCommands: ['insert'], blockConnection: true, blockTimeMS: 120_000, appName: victimUri.searchParams.get('appName') },
+    });
+    const firedBefore = Number(armed.count ?? 0);
     const crash = setTimeout(() => {
       killedAt = performance.now();
       victim.crash();
@@ -154,6 +174,8 @@ export async function cluster(ctx: ScenarioContext): Promise<Omit<ScenarioResult
       ),
     );
     clearTimeout(crash);
+    // The reply counts the times the fail point fired: 1 means the victim was blocked inside a sale.
+    const fired = Number((await conn.db!.admin().command({ configureFailPoint: 'failCommand', mode: 'off' })).count ?? 0) - firedBefore;
     crashResults.forEach((r, i) => phases.push(toPhase(`crash drop, instance ${i + 1}${i === urls.length - 1 ? ' (killed)' : ''}`, r)));
 
     // How long the survivors sold nothing after the kill: the longest gap between their sales from the kill on.
@@ -173,6 +195,8 @@ export async function cluster(ctx: ScenarioContext): Promise<Omit<ScenarioResult
     const resumedAfter = survivorSales.find((a) => a >= killedAt);
     urls.forEach((_, i) => (figures[`crash drop, instance ${i + 1}: answers`] = JSON.stringify(crashTallies[i]!.toObject())));
     figures['crash drop: killed at (ms into the drop)'] = Math.round(killedAt - start);
+    figures['crash drop: victim inserts blocked by the fail point (1: killed inside a sales transaction)'] = fired;
+    figures['crash drop: victim answers before the kill'] = timelines[timelines.length - 1]!.filter((s) => s.at <= killedAt).length;
     figures['crash drop: first survivor sale after the kill (ms)'] = resumedAfter === undefined ? 'none' : Math.round(resumedAfter - killedAt);
     figures['crash drop: longest stretch without a survivor sale after the kill (ms)'] = Math.round(stall);
     figures['crash drop: survivor 503 answers after the kill'] = survivor503;

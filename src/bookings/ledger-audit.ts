@@ -1,5 +1,6 @@
 import { type ClientSession, Types } from 'mongoose';
-import { type EventFields, LEDGER_VERSION } from '../events/event.model.js';
+import { type EventFields, type HoldFields, LEDGER_VERSION } from '../events/event.model.js';
+import { listedFieldsOf } from '../events/listing-projection.js';
 import type { Models } from '../models.js';
 import type { BookingFields } from './booking.model.js';
 import { ledgerCounts, type Line } from './ledger.js';
@@ -137,7 +138,7 @@ export function compare(
 
 /** The ledger fields a recount gives, for an event with these types. */
 export function ledgerFromRecount(types: EventFields['ticketTypes'], counted: Recount) {
-  const set: Record<string, unknown> = {
+  const set: Record<string, unknown> & { holds: HoldFields[] } = {
     holds: [...counted.holds].map(([key, quantity]) => {
       const [typeId, at] = key.split('|');
       return { typeId: new Types.ObjectId(typeId), expiresAt: new Date(Number(at)), quantity };
@@ -177,9 +178,12 @@ export async function migrateEvent(
     types = migrated?.ticketTypes ?? (await models.Event.findById(event._id).session(session ?? null).lean<EventFields>())?.ticketTypes ?? [];
   }
   const counted = await recount(models, { _id: event._id, ticketTypes: types }, now, session);
+  const ledger = ledgerFromRecount(types, counted);
+  // The listing's projection of the recounted ledger (events/listing-projection.ts).
+  const listed = listedFieldsOf({ totalTickets: event.totalTickets, ticketTypes: types.map((t) => ({ ...t, confirmed: counted.confirmed.get(String(t._id)) ?? 0 })), holds: ledger.holds }, now);
   const updated = await models.Event.findOneAndUpdate(
     { _id: event._id },
-    { $set: ledgerFromRecount(types, counted) },
+    { $set: { ...ledger, ...listed } },
     { new: true, session, timestamps: false },
   ).lean<EventFields>();
   return updated ?? event;
@@ -200,18 +204,45 @@ export async function rebuildLedger(
   return event && migrateEvent(models, event, now, session);
 }
 
+/**
+ * The listing's projection against the ledger (events/listing-projection.ts): until `listedUntil`
+ * it must equal what the ledger leaves now; after it (a hold ran out, the refresh has not run yet)
+ * it may only be lower, never higher: a listing never shows a sold-out event as available.
+ */
+export function compareListed(
+  event: Pick<EventFields, '_id' | 'totalTickets' | 'ticketTypes' | 'holds' | 'listedAvailable' | 'listedUntil'>,
+  now: Date,
+): Difference[] {
+  const eventId = String(event._id);
+  const truth = listedFieldsOf(event, now).listedAvailable;
+  const listed = event.listedAvailable;
+  // Reported as `ledger` (the stored projection) against `bookings` (what the ledger, itself
+  // compared with the bookings above, leaves now).
+  if (listed === undefined || listed === null) return [{ eventId, what: 'listing availability missing (run npm run db:migrate)', ledger: 0, bookings: truth }];
+  const exact = !event.listedUntil || new Date(event.listedUntil).getTime() > now.getTime();
+  if (listed > truth || (exact && listed !== truth)) {
+    return [{ eventId, what: exact ? 'listing availability' : 'listing availability above the ledger', ledger: listed, bookings: truth }];
+  }
+  return [];
+}
+
 /** Every event's ledger against a recount of its bookings at `now` (`npm run audit:availability`). */
 export async function auditAll(models: LedgerModels, now: Date): Promise<{ events: number; differences: Difference[] }> {
   const differences: Difference[] = [];
   let events = 0;
-  const cursor = models.Event.find({}, { ticketTypes: 1, holds: 1, couponLedger: 1, seatClaims: 1, ledgerVersion: 1 }).lean<EventFields[]>().cursor();
+  const cursor = models.Event.find(
+    {},
+    { ticketTypes: 1, holds: 1, couponLedger: 1, seatClaims: 1, ledgerVersion: 1, totalTickets: 1, listedAvailable: 1, listedUntil: 1 },
+  )
+    .lean<EventFields[]>()
+    .cursor();
   for await (const event of cursor) {
     events++;
     if (event.ledgerVersion !== LEDGER_VERSION) {
       differences.push({ eventId: String(event._id), what: 'not migrated (run npm run db:migrate)', ledger: 0, bookings: 0 });
       continue;
     }
-    differences.push(...compare(event, await recount(models, event, now), now));
+    differences.push(...compare(event, await recount(models, event, now), now), ...compareListed(event, now));
   }
   return { events, differences };
 }

@@ -1,5 +1,6 @@
 import type { Types, UpdateQuery } from 'mongoose';
 import type { EventFields, HoldFields, TicketTypeFields } from '../events/event.model.js';
+import { listedFields } from '../events/listing-projection.js';
 import type { TicketCounts } from './availability.js';
 
 /**
@@ -234,9 +235,15 @@ export class SalesLedger {
     this.dirty = true;
   }
 
-  /** The write that stores the ledger; positions are stable while the transaction holds the event. */
+  /**
+   * The write that stores the ledger; positions are stable while the transaction holds the event.
+   * The listing's projection of it goes with it (events/listing-projection.ts).
+   */
   update(): UpdateQuery<EventFields> {
-    const set: Record<string, unknown> = { holds: this.holds };
+    const set: Record<string, unknown> = {
+      holds: this.holds,
+      ...listedFields(this.event.totalTickets, this.confirmedTotal(), this.holds, this.now),
+    };
     if (this.seated || this.seats.size > 0) set.seatClaims = [...this.seats].map(([seatId, expiresAt]) => ({ seatId, expiresAt }));
     for (const [id, i] of this.index) set[`ticketTypes.${i}.confirmed`] = this.confirmed.get(id) ?? 0;
     return { $set: set };

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Connection } from 'mongoose';
 import { type EventFields, LEDGER_VERSION } from '../events/event.model.js';
+import { listedFieldsOf } from '../events/listing-projection.js';
 import { runTransaction } from '../lib/transaction.js';
 import type { Models } from '../models.js';
 import { migrateEvent } from './ledger-audit.js';
@@ -10,12 +11,15 @@ import { migrateEvent } from './ledger-audit.js';
  * - every event without the ledger: its default "General admission" type (when it has none) and
  *   its ledger from a recount, in a transaction that claims the event like a sale (exact even
  *   while the service sells);
+ * - every event without the listing's availability projection: it, from the event's ledger;
  * - every booking without items: one item of its event's default type at its unit price, its
  *   subtotal, and the type on each of its tickets.
  * Idempotent: what is migrated is skipped, so a second run changes nothing.
  */
 export interface MigrationReport {
   events: number;
+  /** Events given only the listing's availability projection (events/listing-projection.ts). */
+  listings: number;
   bookings: number;
 }
 
@@ -38,6 +42,26 @@ export async function migrateAll(db: Connection, models: Pick<Models, 'Event' | 
       { deadline: performance.now() + 60_000 },
     );
     events++;
+  }
+
+  // Events with the ledger but stored before the listing's projection: it is written from their
+  // ledger, in a transaction that claims the event like a sale (so no sale can overtake it).
+  let listings = 0;
+  const unlisted = await models.Event.find({ listedAvailable: { $exists: false } }, { _id: 1 }).lean();
+  for (const { _id } of unlisted) {
+    await runTransaction(
+      db,
+      async (session) => {
+        const event = await models.Event.findOneAndUpdate(
+          { _id, listedAvailable: { $exists: false } },
+          { $inc: { salesVersion: 1 } },
+          { new: true, session, timestamps: false },
+        ).lean<EventFields>();
+        if (event) await models.Event.updateOne({ _id }, { $set: listedFieldsOf(event, now()) }, { session, timestamps: false });
+      },
+      { deadline: performance.now() + 60_000 },
+    );
+    listings++;
   }
 
   let bookings = 0;
@@ -78,5 +102,5 @@ export async function migrateAll(db: Connection, models: Pick<Models, 'Event' | 
     if (ops.length >= BATCH) await flush();
   }
   await flush();
-  return { events, bookings };
+  return { events, listings, bookings };
 }

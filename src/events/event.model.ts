@@ -108,6 +108,14 @@ const eventSchema = new Schema(
     seatClaims: { type: [seatClaimSchema], default: [] },
     /** Absent on events made before ticket types: their figures come from a recount until migrated. */
     ledgerVersion: { type: Number },
+    /**
+     * The listing's availability projection (events/listing-projection.ts): tickets left as of the
+     * last ledger write, and when that figure stops being exact (its earliest live hold runs out;
+     * null: exact until the next write). Only for ordering and filtering listings, never shown and
+     * never deciding a sale. Absent on events stored before it: `npm run db:migrate` fills it.
+     */
+    listedAvailable: { type: Number },
+    listedUntil: { type: Date, default: null },
     /** Bumped on every change an organizer makes; the ETag of the event. */
     revision: { type: Number, default: 0 },
     /**
@@ -129,6 +137,15 @@ eventSchema.index({ status: 1, startsAt: 1, _id: 1 });
 eventSchema.index({ status: 1, category: 1, startsAt: 1 });
 eventSchema.index({ status: 1, name: 1, _id: 1 });
 eventSchema.index({ status: 1, price: 1, _id: 1 });
+// sort=availableTickets / -availableTickets and availableOnly=true read the projection in its
+// order (ties by startsAt, then _id, as every listing order); one index per direction, since the
+// tie-breakers stay ascending.
+eventSchema.index({ status: 1, listedAvailable: 1, startsAt: 1, _id: 1 });
+eventSchema.index({ status: 1, listedAvailable: -1, startsAt: 1, _id: 1 });
+// The refresh of projections whose holds ran out (events/listing-refresh.ts): only events with a
+// live hold have a date here (the others null, which a date range never reaches), so the pass
+// reads the entries due and nothing else.
+eventSchema.index({ listedUntil: 1 });
 // An organizer's own events.
 eventSchema.index({ organizerId: 1, createdAt: -1 });
 // A venue's events: the venue may only gain seats while a published event uses it (src/venues).

@@ -6,8 +6,9 @@ import type { ListEventsQuery } from './schemas.js';
 
 /**
  * Cache of whole listing pages (GET /events), already serialized (DESIGN.md 4, 12). A listing that
- * filters on text or sorts by availability must look at every matching event; at 10,000 events that
- * is hundreds of milliseconds. With this cache that work runs about once per query per half TTL per
+ * filters on text must look at every matching event (no index serves a substring); at 10,000 events
+ * that is hundreds of milliseconds. Availability orders read an indexed projection
+ * (listing-projection.ts) and are cached like every other page. With this cache that work runs about once per query per half TTL per
  * instance, in the background, instead of once per request; a hit is two Redis reads in one round
  * trip and the stored text sent as it is (no query, no schema run, no JSON built).
  *

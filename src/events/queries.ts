@@ -1,5 +1,5 @@
-import type { FilterQuery, SortOrder, Types } from 'mongoose';
-import { availabilityOf, eventCounts } from '../bookings/availability.js';
+import type { FilterQuery, SortOrder } from 'mongoose';
+import { eventCounts } from '../bookings/availability.js';
 import { type BookingFields, bookingStatusFilter } from '../bookings/booking.model.js';
 import { notFound } from '../lib/errors.js';
 import { type Actor, assertManageable, type EventDeps } from './access.js';
@@ -29,25 +29,31 @@ export function listFilter(query: ListEventsQuery): FilterQuery<EventFields> {
     };
   }
   if (query.category) filter.category = query.category;
+  if (query.availableOnly) filter.listedAvailable = { $gt: 0 };
   return filter;
 }
 
-// `_id` last everywhere: equal keys still page in one fixed order.
-// Availability sorts are ranked in memory (rankOrder), never here.
-const SORTS: Record<Exclude<EventSort, 'availableTickets' | '-availableTickets'>, Record<string, SortOrder>> = {
+// `_id` last everywhere: equal keys still page in one fixed order. Availability orders read the
+// listing's projection (listing-projection.ts), ties by startsAt: one index walk like the others.
+const SORTS: Record<EventSort, Record<string, SortOrder>> = {
   startsAt: { startsAt: 1, _id: 1 },
   '-startsAt': { startsAt: -1, _id: 1 },
   name: { name: 1, _id: 1 },
   price: { price: 1, _id: 1 },
   '-price': { price: -1, _id: 1 },
+  availableTickets: { listedAvailable: 1, startsAt: 1, _id: 1 },
+  '-availableTickets': { listedAvailable: -1, startsAt: 1, _id: 1 },
 };
 
-/** Published events, filtered, sorted and paged; availability of the page in one aggregation. */
+/**
+ * Published events, filtered, sorted and paged; availability of the page from its ledgers.
+ * `availableOnly` and the availability sorts filter and order by the indexed projection, which
+ * lags the truth only after a hold runs out until it is refreshed, and then only ever downwards
+ * (listing-projection.ts): an event is never listed as available when it is sold out. The
+ * `availableTickets` of each event sent is exact, computed from its own ledger now.
+ */
 export async function listEvents(deps: EventDeps, query: ListEventsQuery): Promise<Page<EventDto>> {
   const filter = listFilter(query);
-  if (query.availableOnly || query.sort === 'availableTickets' || query.sort === '-availableTickets') {
-    return listByAvailability(deps, filter, query);
-  }
   const { Event, Booking } = deps.models;
   const [docs, total] = await Promise.all([
     Event.find(filter)
@@ -60,71 +66,6 @@ export async function listEvents(deps: EventDeps, query: ListEventsQuery): Promi
   const now = deps.clock.now();
   const counts = await eventCounts(Booking, docs, now);
   return { data: docs.map((d) => toEventDto(eventView(d), counts.get(String(d._id)), now)), total };
-}
-
-interface Ranked {
-  _id: Types.ObjectId;
-  name: string;
-  price: number;
-  startsAt: Date;
-  availableTickets: number;
-}
-
-const compare = (a: string | number | Date, b: string | number | Date) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** The same orders as SORTS, for events ranked in memory. */
-function rankOrder(sort: EventSort): (a: Ranked, b: Ranked) => number {
-  const [key, direction] = sort.startsWith('-') ? [sort.slice(1), -1] : [sort, 1];
-  const field = key as 'name' | 'price' | 'startsAt' | 'availableTickets';
-  return (a, b) =>
-    direction * compare(a[field], b[field]) ||
-    (field === 'availableTickets' ? compare(a.startsAt, b.startsAt) : 0) ||
-    compare(String(a._id), String(b._id));
-}
-
-/**
- * Filtering or sorting on availability needs it for the whole filtered set, not one page: read the
- * set's sort keys (a covered, projected find), count tickets for all of it in ONE aggregation with
- * the one availability definition (availability.ts), rank and page here, then load the page.
- * Three queries whatever the page; memory is a few dozen bytes per matching event.
- */
-async function listByAvailability(
-  deps: EventDeps,
-  filter: FilterQuery<EventFields>,
-  query: ListEventsQuery,
-): Promise<Page<EventDto>> {
-  const { Event, Booking } = deps.models;
-  // The ledger's few fields come with the sort keys: no booking is read (DESIGN.md 12).
-  const rows = await Event.find(filter, {
-    name: 1,
-    price: 1,
-    startsAt: 1,
-    totalTickets: 1,
-    'ticketTypes._id': 1,
-    'ticketTypes.confirmed': 1,
-    holds: 1,
-    ledgerVersion: 1,
-  }).lean<EventFields[]>();
-  const now = deps.clock.now();
-  const counts = await eventCounts(Booking, rows, now);
-  let ranked: Ranked[] = rows.map((r) => ({
-    _id: r._id,
-    name: r.name,
-    price: r.price,
-    startsAt: r.startsAt,
-    availableTickets: availabilityOf(r.totalTickets, counts.get(String(r._id))).availableTickets,
-  }));
-  if (query.availableOnly) ranked = ranked.filter((r) => r.availableTickets > 0);
-  ranked.sort(rankOrder(query.sort));
-
-  const page = ranked.slice((query.page - 1) * query.limit, query.page * query.limit);
-  const docs = page.length ? await Event.find({ _id: { $in: page.map((r) => r._id) } }).lean<EventFields[]>() : [];
-  const byId = new Map(docs.map((d) => [String(d._id), d]));
-  const data = page.flatMap((r) => {
-    const doc = byId.get(String(r._id));
-    return doc ? [toEventDto(eventView(doc), counts.get(String(r._id)), now)] : [];
-  });
-  return { data, total: ranked.length };
 }
 
 /** An event's bookings for its organizer or an admin, newest first, each with its buyer. */

@@ -9,6 +9,7 @@ import { type Actor, assertManageable, type EventDeps } from './access.js';
 import { invalidateEventCache } from './cache.js';
 import { eventCancelledMessage } from '../outbox/event-messages.js';
 import { bumpListingVersion } from './listing-cache.js';
+import { listedFieldsOf } from './listing-projection.js';
 import { type EventFields, LEDGER_VERSION } from './event.model.js';
 import { etagOf, eventView, toEventDto } from './presenter.js';
 import { serveAfterChange, servingOf } from '../waitlist/serve.js';
@@ -74,9 +75,10 @@ export async function createEvent(deps: EventDeps, actor: Actor, input: CreateEv
       errors: [{ path: 'totalTickets', message: `a seated event offers its venue's ${venue.capacity} seats: leave totalTickets out` }],
     });
   }
+  const totalTickets = venue ? venue.capacity : input.totalTickets;
   const doc = await deps.models.Event.create({
     ...input,
-    totalTickets: venue ? venue.capacity : input.totalTickets,
+    totalTickets,
     venueId: venue?._id ?? null,
     endsAt: input.endsAt ?? null,
     status: input.status ?? 'draft',
@@ -89,6 +91,9 @@ export async function createEvent(deps: EventDeps, actor: Actor, input: CreateEv
     ],
     holds: [],
     ledgerVersion: LEDGER_VERSION,
+    // Nothing sold or held yet: the listing's projection is the whole capacity, exact until a hold.
+    listedAvailable: totalTickets,
+    listedUntil: null,
   });
   // A published event joins the listings at once (a draft is in none, but cheap to count as a change).
   await bumpListingVersion(deps.kv, deps.log);
@@ -155,7 +160,8 @@ export async function updateEvent(
       }
     }
     // `price` of an event with one type is that type's price; with several, each type has its own.
-    const set: Record<string, unknown> = { ...input };
+    // The listing's projection follows a new capacity (listing-projection.ts).
+    const set: Record<string, unknown> = { ...input, ...listedFieldsOf({ ...event, totalTickets: input.totalTickets ?? event.totalTickets }, deps.clock.now()) };
     if (input.price !== undefined) {
       if (event.ticketTypes.length > 1) {
         throw new AppError(400, 'VALIDATION_FAILED', 'The request is not valid', {
@@ -189,6 +195,9 @@ export async function publishEvent(deps: EventDeps, eventId: string, actor: Acto
     if (!now) throw notFound('Event');
     throw invalidState(`Only a draft can be published; this event is ${now.status}`);
   }
+  // A venue plan change that checked "no published event here" before this publish must not land:
+  // it writes only if the venue's revision is still the one it read (src/venues/service.ts).
+  if (published.venueId) await deps.models.Venue.updateOne({ _id: published.venueId }, { $inc: { revision: 1 } });
   await invalidateEventCache(deps.kv, published._id, deps.log);
   return answer(deps, published);
 }

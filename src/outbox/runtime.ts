@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
+import { refreshListedAvailability } from '../events/listing-refresh.js';
 import { createMailer, type Mailer } from '../notifications/mailer.js';
 import { deliverEmail } from '../notifications/emails.js';
 import { deliverWebhook } from '../webhooks/delivery.js';
@@ -63,7 +64,11 @@ export function createOutboxRuntime(app: FastifyInstance, metrics: OutboxMetrics
 
   const sweepOnce = async () => {
     if (!(await acquireJobLease(models.JobLease, SWEEPER_JOB, worker.id, clock.now(), sweepLeaseMs))) return null;
-    return sweepHolds(sweeperDeps);
+    const swept = await sweepHolds(sweeperDeps);
+    // Under the same lease: the listing projections whose holds ran out (events/listing-refresh.ts);
+    // most were already written again by the sweep's own transactions, this takes the rest.
+    await refreshListedAvailability(sweeperDeps);
+    return swept;
   };
 
   let sweeping: Promise<void> | undefined;

@@ -1,6 +1,6 @@
 import type { EventFields } from '../events/event.model.js';
 import type { SalesLedger } from '../bookings/ledger.js';
-import { type OrderLine, resolveOrder } from '../bookings/order.js';
+import { maxPerBookingOf, type OrderLine, resolveOrder } from '../bookings/order.js';
 import { seatsInvalid, seatsNotOffered, seatUnavailable } from '../bookings/problems.js';
 import type { CreateBookingInput } from '../bookings/types.js';
 import { bestAvailable } from './pick.js';
@@ -36,6 +36,11 @@ export function resolveSeatedOrder(
   for (const id of input.seats) {
     const typeId = String(plan.seats.get(id)?.typeId);
     byType.set(typeId, [...(byType.get(typeId) ?? []), id]);
+  }
+  for (const [typeId, seats] of byType) {
+    const type = event.ticketTypes.find((t) => String(t._id) === typeId);
+    const typeMax = type ? maxPerBookingOf(type, event) : max;
+    if (type && seats.length > typeMax) throw seatsInvalid('seats', `at most ${typeMax} seats of "${type.name}" per booking`);
   }
   const items = [...byType].map(([ticketTypeId, seats]) => ({ ticketTypeId, quantity: seats.length }));
   if (input.items) {

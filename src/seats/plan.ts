@@ -32,9 +32,9 @@ export interface PlannedRow {
 
 export interface SeatPlan {
   venueId: string;
-  readonly seats: ReadonlyMap<string, PlannedSeat>;
+  seats: Map<string, PlannedSeat>;
   /** Per type id: its rows, best first (the type's sections in its order, each front to back). */
-  readonly rowsByType: ReadonlyMap<string, readonly PlannedRow[]>;
+  rowsByType: Map<string, PlannedRow[]>;
 }
 
 type SeatedTypes = Pick<TicketTypeFields, '_id' | 'sectionIds'>[];
@@ -88,25 +88,26 @@ function matches(plan: SeatPlan, types: Pick<TicketTypeFields, '_id' | 'sectionI
 
 // Venues only gain seats while an event sells them, and a seat never changes section, so a plan read
 // once stays right until the venue grows; growth shows as a mismatch with the event's capacities.
-const venues = new WeakMap<object, Map<string, Pick<VenueFields, '_id' | 'sections'>>>();
+// Built plans are kept too, per venue and per the types' sections and capacities, so a sale of a
+// 2,000-seat event does not rebuild 2,000 seats every transaction.
+interface Known {
+  venue: Pick<VenueFields, '_id' | 'sections'>;
+  plans: Map<string, SeatPlan>;
+}
+const venues = new WeakMap<object, Map<string, Known>>();
+/** Plans kept per venue (types of its events); a venue's events rarely have more shapes than this. */
+const PLANS_PER_VENUE = 32;
 
-// Built plans of a cached venue, by the types' sections: every sales transaction needs the plan, and
-// building it makes an object per seat (2,000 for a 2,000-seat hall) each time. A plan is only read
-// (order.ts, pick.ts, map.ts), so one per venue read and set of types serves every transaction.
-const built = new WeakMap<object, Map<string, SeatPlan>>();
-const MAX_PLANS_PER_VENUE = 16;
+type PlanTypes = Pick<TicketTypeFields, '_id' | 'sectionIds' | 'capacity'>[];
+const shapeOf = (types: PlanTypes) => types.map((t) => `${String(t._id)}:${(t.sectionIds ?? []).join(',')}:${t.capacity ?? ''}`).join(';');
 
-const typesKey = (types: SeatedTypes) => types.map((t) => `${String(t._id)}:${(t.sectionIds ?? []).join(',')}`).join('|');
-
-function planOf(venue: Pick<VenueFields, '_id' | 'sections'>, types: SeatedTypes): SeatPlan {
-  let plans = built.get(venue);
-  if (!plans) built.set(venue, (plans = new Map()));
-  const key = typesKey(types);
-  let plan = plans.get(key);
+function planFor(known: Known, types: PlanTypes): SeatPlan {
+  const shape = shapeOf(types);
+  let plan = known.plans.get(shape);
   if (!plan) {
-    // Types change rarely; a venue whose events keep changing them just starts over.
-    if (plans.size >= MAX_PLANS_PER_VENUE) plans.clear();
-    plans.set(key, (plan = buildSeatPlan(venue, types)));
+    plan = buildSeatPlan(known.venue, types);
+    if (known.plans.size >= PLANS_PER_VENUE) known.plans.clear();
+    known.plans.set(shape, plan);
   }
   return plan;
 }
@@ -125,11 +126,12 @@ export async function loadSeatPlan(
   const id = String(event.venueId);
   const cached = cache.get(id);
   if (cached) {
-    const plan = planOf(cached, event.ticketTypes);
+    const plan = planFor(cached, event.ticketTypes);
     if (matches(plan, event.ticketTypes)) return plan;
   }
   const venue = await models.Venue.findById(event.venueId, { sections: 1 }).lean<Pick<VenueFields, '_id' | 'sections'>>();
   if (!venue) return null;
-  cache.set(id, venue);
-  return planOf(venue, event.ticketTypes);
+  const known: Known = { venue, plans: new Map() };
+  cache.set(id, known);
+  return planFor(known, event.ticketTypes);
 }

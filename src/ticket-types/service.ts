@@ -13,6 +13,7 @@ import { serveAfterChange, servingOf } from '../waitlist/serve.js';
 import { seatsIn } from '../seats/plan.js';
 import { checkSections, claimedSeatsIn, venueFor } from '../seats/seating.js';
 import { type CreateTicketTypeInput, MAX_TICKET_TYPES, type TicketTypeDto, type UpdateTicketTypeInput } from './schemas.js';
+import { listedFieldsOf } from '../events/listing-projection.js';
 
 /**
  * Ticket types live inside their event's document (event.model.ts): every change is a change of
@@ -94,7 +95,13 @@ async function changeTypes(
     if (pull) types = types.filter((t) => !t._id.equals(pull));
     if (push) types.push(push as unknown as (typeof types)[number]);
     const update: Record<string, unknown> = {
-      $set: { ...set, price: storedPrice(types, event.price) },
+      // The listing's projection follows the types' ledger (a type removed or added) and a seated
+      // event's new totalTickets.
+      $set: {
+        ...set,
+        price: storedPrice(types, event.price),
+        ...listedFieldsOf({ ...event, ticketTypes: types, totalTickets: (set.totalTickets as number | undefined) ?? event.totalTickets }, deps.clock.now()),
+      },
       $inc: { revision: 1 },
     };
     if (pull) update.$pull = { ticketTypes: { _id: pull } };

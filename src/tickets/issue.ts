@@ -46,7 +46,7 @@ export async function issueTickets(keys: TicketKeys, input: IssueTicketsInput): 
         number,
         ticketTypeId,
         seat,
-        code: await signTicketCode(keys, { ticketId: String(_id), eventId, number }),
+        code: await signTicketCode(keys, { ticketId: String(_id), eventId, number, ...(seat ? { seat } : {}) }),
         checkedInAt: null,
       };
     }),

@@ -15,7 +15,7 @@ const optionalBearer: { [scheme: string]: string[] }[] = [{}, { bearerAuth: [] }
 const tags = ['venues'];
 
 export interface VenueRoutesOptions {
-  /** Called after a change of a venue's seats is stored; app.ts passes what re-counts seated events. */
+  /** Called after a change of a venue's seat set is stored (service.ts VenueDeps); default: nothing. */
   venueChanged?: (venueId: string) => Promise<void>;
 }
 

@@ -9,8 +9,9 @@ import type { VenueFields } from './venue.model.js';
 /** What the venue services need from the app; a plain object in service tests. */
 export type VenueDeps = Pick<FastifyInstance, 'models' | 'log' | 'clock'> & {
   /**
-   * Told after a change of a venue's seats is stored (app.ts wires it to re-count the capacity of
-   * the events seated there). A failure is logged, not answered: the change itself is done.
+   * Told after a change of a venue's seat set is stored: seats added, or (on a venue no published
+   * event uses) removed; app.ts wires it to re-count the capacity of the events seated there, drafts
+   * included. A failure is logged, not answered: the change itself is done.
    */
   venueChanged(venueId: string): Promise<void>;
 };
@@ -118,10 +119,8 @@ export async function updateVenue(deps: VenueDeps, venueId: string, actor: Actor
     }
 
     const revision = venue.revision ?? 0;
-    // A venue stored before `revision` existed has none: it matches as 0 only while still absent.
-    const current = venue.revision === undefined ? { $exists: false } : revision;
     const updated = await deps.models.Venue.collection.findOneAndUpdate(
-      { _id: venue._id, revision: current },
+      { _id: venue._id, revision },
       { $set: { ...set, revision: revision + 1 } },
       { returnDocument: 'after' },
     );
