@@ -24,8 +24,10 @@ import { connect } from '../lib/seed.js';
 
 const INSTANCES = 3;
 const CONNECTIONS_EACH = 50;
-/** The crash comes this long after the second drop starts. */
-const CRASH_AFTER_MS = 1500;
+/** The crash comes this long after the victim's first sale of the second drop... */
+const KILL_AFTER_FIRST_SALE_MS = 300;
+/** ...or this long after the drop starts, whichever is first. */
+const CRASH_DEADLINE_MS = 5000;
 /** Inserts the victim makes in the crash drop before the fail point holds one (two per sale). */
 const VICTIM_INSERTS_BEFORE_BLOCK = 2;
 
@@ -153,11 +155,20 @@ export async function cluster(ctx: ScenarioContext): Promise<Omit<ScenarioResult
       data: { failCommands: ['insert'], blockConnection: true, blockTimeMS: 120_000, appName: victimUri.searchParams.get('appName') },
     });
     const firedBefore = Number(armed.count ?? 0);
-    const crash = setTimeout(() => {
+    // The kill comes KILL_AFTER_FIRST_SALE_MS after the victim's first sale of this drop (its next sale
+    // is then held by the fail point), or at CRASH_DEADLINE_MS if it has sold nothing by then.
+    const victimLine = timelines[timelines.length - 1]!;
+    const kill = () => {
+      if (killedAt) return;
       killedAt = performance.now();
       victim.crash();
-      log(`crash: kill -9 ${victim.name} (pid ${victim.pid}) ${CRASH_AFTER_MS} ms into the drop`);
-    }, CRASH_AFTER_MS);
+      log(`crash: kill -9 ${victim.name} (pid ${victim.pid}) ${Math.round(killedAt - start)} ms into the drop, after ${victimLine.length} victim answers`);
+    };
+    const deadline = setTimeout(kill, CRASH_DEADLINE_MS);
+    const watch = setInterval(() => {
+      const first = victimLine.find((s) => s.status === 201);
+      if (first && performance.now() - first.at >= KILL_AFTER_FIRST_SALE_MS) kill();
+    }, 20);
     const crashResults = await target.profilePhase('crash drop', () =>
       Promise.all(
         urls.map((url, i) =>
@@ -166,14 +177,15 @@ export async function cluster(ctx: ScenarioContext): Promise<Omit<ScenarioResult
             url,
             connections: CONNECTIONS_EACH,
             // The victim's load ends when it dies; the survivors each sell their share of the buyers.
-            ...(i === urls.length - 1 ? { duration: Math.ceil(CRASH_AFTER_MS / 1000) + 2 } : { amount: shares[i]!.length }),
+            ...(i === urls.length - 1 ? { duration: Math.ceil(CRASH_DEADLINE_MS / 1000) + 2 } : { amount: shares[i]!.length }),
             requests: purchases(url, drop2.id, shares[i]!, `cl-${runId}-2`, crashTallies[i]!, timelines[i]!),
             timeout: 30,
           }),
         ),
       ),
     );
-    clearTimeout(crash);
+    clearTimeout(deadline);
+    clearInterval(watch);
     // The reply counts the times the fail point fired: 1 means the victim was blocked inside a sale.
     const fired = Number((await conn.db!.admin().command({ configureFailPoint: 'failCommand', mode: 'off' })).count ?? 0) - firedBefore;
     crashResults.forEach((r, i) => phases.push(toPhase(`crash drop, instance ${i + 1}${i === urls.length - 1 ? ' (killed)' : ''}`, r)));
