@@ -24,8 +24,8 @@ import { connect } from '../lib/seed.js';
 
 const INSTANCES = 3;
 const CONNECTIONS_EACH = 50;
-/** The crash comes this long after the victim's first sale of the second drop... */
-const KILL_AFTER_FIRST_SALE_MS = 300;
+/** The crash comes once the survivors have sold nothing this long after the victim's first sale... */
+const SURVIVOR_QUIET_MS = 300;
 /** ...or this long after the drop starts, whichever is first. */
 const CRASH_DEADLINE_MS = 5000;
 /** Inserts the victim makes in the crash drop before the fail point holds one (two per sale). */
@@ -155,8 +155,9 @@ export async function cluster(ctx: ScenarioContext): Promise<Omit<ScenarioResult
       data: { failCommands: ['insert'], blockConnection: true, blockTimeMS: 120_000, appName: victimUri.searchParams.get('appName') },
     });
     const firedBefore = Number(armed.count ?? 0);
-    // The kill comes KILL_AFTER_FIRST_SALE_MS after the victim's first sale of this drop (its next sale
-    // is then held by the fail point), or at CRASH_DEADLINE_MS if it has sold nothing by then.
+    // The kill comes once the victim has sold and the survivors have then sold nothing for
+    // SURVIVOR_QUIET_MS (the event is held by the victim's next sale, blocked by the fail point), or at
+    // CRASH_DEADLINE_MS whatever happened. The fail point's count, reported below, says which it was.
     const victimLine = timelines[timelines.length - 1]!;
     const kill = () => {
       if (killedAt) return;
@@ -167,7 +168,9 @@ export async function cluster(ctx: ScenarioContext): Promise<Omit<ScenarioResult
     const deadline = setTimeout(kill, CRASH_DEADLINE_MS);
     const watch = setInterval(() => {
       const first = victimLine.find((s) => s.status === 201);
-      if (first && performance.now() - first.at >= KILL_AFTER_FIRST_SALE_MS) kill();
+      if (!first) return;
+      const lastSurvivorSale = Math.max(first.at, ...timelines.slice(0, -1).map((line) => line.findLast((s) => s.status === 201)?.at ?? 0));
+      if (performance.now() - lastSurvivorSale >= SURVIVOR_QUIET_MS) kill();
     }, 20);
     const crashResults = await target.profilePhase('crash drop', () =>
       Promise.all(
