@@ -206,6 +206,10 @@ export async function cluster(ctx: ScenarioContext): Promise<Omit<ScenarioResult
       stall = Math.max(stall, at - last);
       last = at;
     }
+    // No sale after the kill at all: the stall lasted until the survivors' last answer.
+    if (killedAt && !survivorSales.some((a) => a >= killedAt)) {
+      stall = Math.max(0, ...timelines.slice(0, -1).flat().map((s) => s.at)) - killedAt;
+    }
     const survivor503 = timelines.slice(0, -1).flat().filter((s) => s.at >= killedAt && s.status === 503).length;
     const resumedAfter = survivorSales.find((a) => a >= killedAt);
     urls.forEach((_, i) => (figures[`crash drop, instance ${i + 1}: answers`] = JSON.stringify(crashTallies[i]!.toObject())));
