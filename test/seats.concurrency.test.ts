@@ -3,10 +3,10 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import fc from 'fast-check';
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { createAccount, createAccounts, type TestAccount } from './fixtures/accounts.js';
 import { cancel, confirm } from './fixtures/bookings.js';
 import { bookSeats, createSeatedEvent, createVenue, seatMap, type SeatStatus, statuses } from './fixtures/seats.js';
+import { expectLedgerExact } from './fixtures/ledger.js';
 import { buildSiblingApp, buildTestApp, type TestApp } from './helper.js';
 
 /**
@@ -82,10 +82,7 @@ async function expectConsistent(eventId: string) {
     expect(map.sold + map.held).toBe(owners.size);
     expect(map.available).toBe(shown.size - owners.size);
   }
-  const event = await t.app.models.Event.findById(eventId).lean();
-  if (!event) throw new Error('no event');
-  const now = t.clock.now();
-  expect(compare(event, await recount(t.app.models, event, now), now)).toEqual([]);
+  await expectLedgerExact(t.app, eventId);
   return owners;
 }
 

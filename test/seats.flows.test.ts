@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { createAccount, type TestAccount } from './fixtures/accounts.js';
 import { cancel } from './fixtures/bookings.js';
 import { addCoupon } from './fixtures/coupons.js';
 import { bookSeats, createSeatedEvent, createVenue, seatMap, statuses } from './fixtures/seats.js';
 import { join } from './fixtures/waitlist.js';
 import { bookingNow, fakeDriver, flush, pay, paymentOf, settleRefunds, type PaymentsDriver } from './support/payments.js';
+import { expectLedgerExact as expectLedgerExactOf } from './fixtures/ledger.js';
 import { buildTestApp, type TestApp } from './helper.js';
 
 /**
@@ -35,12 +35,7 @@ afterAll(async () => {
 type Booked = { id: string; status: string; totalPrice: number; discount: number; items: { seats?: string[] }[]; tickets: { seat: string }[] };
 const data = <T>(res: { json: <U>() => U }) => res.json<{ data: T }>().data;
 
-async function expectLedgerExact(eventId: string) {
-  const event = await t.app.models.Event.findById(eventId).lean();
-  if (!event) throw new Error('no event');
-  const now = t.clock.now();
-  expect(compare(event, await recount(t.app.models, event, now), now)).toEqual([]);
-}
+const expectLedgerExact = (eventId: string) => expectLedgerExactOf(t.app, eventId);
 
 describe('payments with seats', () => {
   it('a success after the hold expired keeps the same seats if they are still free', async () => {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { cancel, confirm } from './fixtures/bookings.js';
 import { bookSeats, createSeatedEvent, createVenue, seatMap, statuses, type SeatStatus } from './fixtures/seats.js';
+import { expectLedgerExact } from './fixtures/ledger.js';
 import { buildTestApp, type TestApp } from './helper.js';
 
 /**
@@ -106,10 +106,7 @@ async function expectAgreement(eventId: string, model: Model): Promise<void> {
   // Two live bookings never share a seat.
   const live = model.bookings.filter((b) => b.status === 'confirmed' || model.live(b)).flatMap((b) => b.seats);
   expect(new Set(live).size).toBe(live.length);
-  const event = await t.app.models.Event.findById(eventId).lean();
-  if (!event) throw new Error('no event');
-  const now = t.clock.now();
-  expect(compare(event, await recount(t.app.models, event, now), now)).toEqual([]);
+  await expectLedgerExact(t.app, eventId);
 }
 
 function record(model: Model, buyer: number, body: { id: string; status: string; totalPrice: number; items: { seats?: string[] }[] }) {

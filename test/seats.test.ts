@@ -1,9 +1,9 @@
 import { importJWK, type JWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { cancel, confirm } from './fixtures/bookings.js';
 import { bookSeats, createSeatedEvent, createVenue, seatMap, statuses, venueSections } from './fixtures/seats.js';
+import { expectLedgerExact as expectLedgerExactOf } from './fixtures/ledger.js';
 import { buildTestApp, type TestApp } from './helper.js';
 
 let t: TestApp;
@@ -27,12 +27,7 @@ interface Booked {
 }
 const data = <T>(res: { json: <U>() => U }) => res.json<{ data: T }>().data;
 
-async function expectLedgerExact(eventId: string) {
-  const event = await t.app.models.Event.findById(eventId).lean();
-  if (!event) throw new Error('no event');
-  const now = t.clock.now();
-  expect(compare(event, await recount(t.app.models, event, now), now)).toEqual([]);
-}
+const expectLedgerExact = (eventId: string) => expectLedgerExactOf(t.app, eventId);
 
 const patchTypeLimit = (eventId: string, typeId: string, maxPerBooking: number) =>
   t.app.inject({

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { book, bookingOf, cancel, confirm, createEvent } from './fixtures/bookings.js';
 import {
@@ -13,6 +12,7 @@ import {
   type TicketTypeBody,
   typeAvailability,
 } from './fixtures/ticket-types.js';
+import { expectLedgerExact as expectLedgerExactOf } from './fixtures/ledger.js';
 import { buildTestApp, type TestApp } from './helper.js';
 
 let t: TestApp;
@@ -45,12 +45,7 @@ async function bookingCount(eventId: string) {
   return t.app.models.Booking.countDocuments({ eventId });
 }
 
-async function expectLedgerExact(eventId: string) {
-  const event = await t.app.models.Event.findById(eventId).lean();
-  if (!event) throw new Error('no event');
-  const now = t.clock.now();
-  expect(compare(event, await recount(t.app.models, event, now), now)).toEqual([]);
-}
+const expectLedgerExact = (eventId: string) => expectLedgerExactOf(t.app, eventId);
 
 describe('an event created the old way', () => {
   it('gets one "General admission" type with its price and capacity; { eventId, quantity } buys it', async () => {
