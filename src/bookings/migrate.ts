@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Connection } from 'mongoose';
+import type { ClientSession, Connection } from 'mongoose';
 import { type EventFields, LEDGER_VERSION } from '../events/event.model.js';
 import { listedFieldsOf } from '../events/listing-projection.js';
 import { runTransaction } from '../lib/transaction.js';
@@ -25,44 +25,43 @@ export interface MigrationReport {
 
 const BATCH = 500;
 
-export async function migrateAll(db: Connection, models: Pick<Models, 'Event' | 'Booking'>, now: () => Date): Promise<MigrationReport> {
-  let events = 0;
-  const pending = await models.Event.find({ ledgerVersion: { $ne: LEDGER_VERSION } }, { _id: 1 }).lean();
+/**
+ * Runs `work` on each event matching `still` (what still needs migrating), each in a transaction
+ * that first claims the event like a sale (DESIGN.md 1), so no sale can overtake the change.
+ * Returns how many events were visited.
+ */
+async function eachClaimed(
+  db: Connection,
+  models: Pick<Models, 'Event'>,
+  still: Record<string, unknown>,
+  work: (event: EventFields, session: ClientSession) => Promise<unknown>,
+): Promise<number> {
+  const pending = await models.Event.find(still, { _id: 1 }).lean();
   for (const { _id } of pending) {
     await runTransaction(
       db,
       async (session) => {
         const event = await models.Event.findOneAndUpdate(
-          { _id, ledgerVersion: { $ne: LEDGER_VERSION } },
+          { _id, ...still },
           { $inc: { salesVersion: 1 } },
           { new: true, session, timestamps: false },
         ).lean<EventFields>();
-        if (event) await migrateEvent(models, event, now(), session);
+        if (event) await work(event, session);
       },
       { deadline: performance.now() + 60_000 },
     );
-    events++;
   }
+  return pending.length;
+}
 
-  // Events with the ledger but stored before the listing's projection: it is written from their
-  // ledger, in a transaction that claims the event like a sale (so no sale can overtake it).
-  let listings = 0;
-  const unlisted = await models.Event.find({ listedAvailable: { $exists: false } }, { _id: 1 }).lean();
-  for (const { _id } of unlisted) {
-    await runTransaction(
-      db,
-      async (session) => {
-        const event = await models.Event.findOneAndUpdate(
-          { _id, listedAvailable: { $exists: false } },
-          { $inc: { salesVersion: 1 } },
-          { new: true, session, timestamps: false },
-        ).lean<EventFields>();
-        if (event) await models.Event.updateOne({ _id }, { $set: listedFieldsOf(event, now()) }, { session, timestamps: false });
-      },
-      { deadline: performance.now() + 60_000 },
-    );
-    listings++;
-  }
+export async function migrateAll(db: Connection, models: Pick<Models, 'Event' | 'Booking'>, now: () => Date): Promise<MigrationReport> {
+  const events = await eachClaimed(db, models, { ledgerVersion: { $ne: LEDGER_VERSION } }, (event, session) =>
+    migrateEvent(models, event, now(), session),
+  );
+  // Events with the ledger but stored before the listing's projection: it is written from their ledger.
+  const listings = await eachClaimed(db, models, { listedAvailable: { $exists: false } }, (event, session) =>
+    models.Event.updateOne({ _id: event._id }, { $set: listedFieldsOf(event, now()) }, { session, timestamps: false }),
+  );
 
   let bookings = 0;
   const defaults = new Map<string, { _id: unknown; name: string } | null>();
