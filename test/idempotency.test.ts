@@ -280,6 +280,58 @@ describe('when Redis loses or cannot keep keys (layer 3)', () => {
   });
 });
 
+describe('answers replayed once are kept in the process (replay-cache.ts)', () => {
+  it('later repeats are answered from memory, identically, even after Redis lost the key; another body is still 422', async () => {
+    const eventId = await createEvent(t.app, organizer.accessToken);
+    const key = randomUUID();
+    const first = await book(t.app, buyer.accessToken, { eventId, quantity: 2 }, key);
+    const replayed = await book(t.app, buyer.accessToken, { eventId, quantity: 2 }, key);
+    expect(replayed.headers['idempotent-replayed']).toBe('true');
+    expect(await loseRedisKeys(t)).toBeGreaterThan(0);
+    // Layer 3 would find the booking too; what shows memory answered is that Redis got no new claim.
+    const fromMemory = await book(t.app, buyer.accessToken, { eventId, quantity: 2 }, key);
+    expect(fromMemory.statusCode).toBe(201);
+    expect(fromMemory.headers['idempotent-replayed']).toBe('true');
+    expect(fromMemory.body).toBe(first.body);
+    expect(await t.app.kv.get(storeKeyFor(buyer.user.id, key))).toBeNull();
+    const misuse = await book(t.app, buyer.accessToken, { eventId, quantity: 3 }, key);
+    expect(misuse.statusCode).toBe(422);
+    expect(misuse.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await bookingsOf(eventId)).toHaveLength(1);
+  });
+
+  it("never past the store's expiry of the answer, and never a running claim", async () => {
+    const eventId = await createEvent(t.app, organizer.accessToken);
+    const body = { eventId, quantity: 1 };
+    const fingerprint = requestFingerprint('POST', '/api/v1/bookings', body);
+    const key = randomUUID();
+    const storeKey = storeKeyFor(buyer.user.id, key);
+    // A finished answer as another instance stored it, with little time left.
+    const stored = { state: 'done', fingerprint, status: 409, contentType: 'application/json', body: '{"stored":true}' };
+    await t.app.kv.set(storeKey, JSON.stringify({ ...stored, until: Date.now() + 400 }), 400);
+    expect((await book(t.app, buyer.accessToken, body, key)).body).toBe('{"stored":true}');
+    await t.app.kv.delete(storeKey);
+    expect((await book(t.app, buyer.accessToken, body, key)).body).toBe('{"stored":true}');
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    const fresh = await book(t.app, buyer.accessToken, body, key);
+    expect(fresh.statusCode).toBe(201);
+    expect(fresh.headers['idempotent-replayed']).toBeUndefined();
+
+    // An answer stored without its expiry (by an older version) is replayed but not kept.
+    const oldKey = randomUUID();
+    await t.app.kv.set(storeKeyFor(buyer.user.id, oldKey), JSON.stringify(stored), 60_000);
+    expect((await book(t.app, buyer.accessToken, body, oldKey)).body).toBe('{"stored":true}');
+    await t.app.kv.delete(storeKeyFor(buyer.user.id, oldKey));
+    expect((await book(t.app, buyer.accessToken, body, oldKey)).headers['idempotent-replayed']).toBeUndefined();
+
+    const runningKey = randomUUID();
+    await t.app.kv.set(storeKeyFor(buyer.user.id, runningKey), JSON.stringify({ state: 'running', fingerprint }), 30_000);
+    expect((await book(t.app, buyer.accessToken, body, runningKey)).statusCode).toBe(409);
+    await t.app.kv.delete(storeKeyFor(buyer.user.id, runningKey));
+    expect((await book(t.app, buyer.accessToken, body, runningKey)).statusCode).toBe(201);
+  });
+});
+
 describe('server errors', () => {
   it('answer 503 with Retry-After when the event stays contended past BOOKING_TX_TIMEOUT_MS, make nothing, and free the key', async () => {
     const impatient = await buildTestApp({ env: { BOOKING_TX_TIMEOUT_MS: '300' } });

@@ -5,6 +5,7 @@ import { AppError, unauthenticated } from '../lib/errors.js';
 import { hooksOf } from '../lib/http.js';
 import { requestFingerprint } from './fingerprint.js';
 import { keyReused, requestInProgress } from './problems.js';
+import { type FinishedAnswer, ReplayCache } from './replay-cache.js';
 
 /**
  * Idempotency-Key handling for POST routes (API.md Idempotency; DESIGN.md 3, layer 2).
@@ -100,9 +101,13 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   return key;
 }
 
+// `until` (wall-clock ms of the record's expiry) is absent from records written before it existed.
 type StoredRecord =
   | { state: 'running'; fingerprint: string }
-  | { state: 'done'; fingerprint: string; status: number; contentType: string; body: string };
+  | ({ state: 'done' } & Omit<FinishedAnswer, 'until'> & { until?: number });
+
+/** Bodies of answers replayed once, kept in each process (replay-cache.ts): a few thousand bookings. */
+const REPLAY_CACHE_BYTES = 16 * 1024 * 1024;
 
 function readRecord(text: string): StoredRecord | null {
   try {
@@ -121,6 +126,7 @@ export function storeKeyFor(userId: string, key: string): string {
 async function idempotency(app: FastifyInstance): Promise<void> {
   const lockMs = app.config.IDEMPOTENCY_LOCK_SECONDS * 1000;
   const keepMs = app.config.IDEMPOTENCY_TTL_SECONDS * 1000;
+  const replays = new ReplayCache(REPLAY_CACHE_BYTES);
 
   const storeUnavailable = (request: FastifyRequest, err: unknown) =>
     request.log.warn(
@@ -139,6 +145,9 @@ async function idempotency(app: FastifyInstance): Promise<void> {
     const ctx: IdempotencyContext = { key, fingerprint };
     request.idempotency = ctx;
     const storeKey = storeKeyFor(request.auth.userId, key);
+    // Wall clock, not app.clock: the store's TTL runs on real time.
+    const known = replays.get(storeKey, Date.now());
+    if (known) return replay(reply, known, fingerprint);
     const running = JSON.stringify({ state: 'running', fingerprint } satisfies StoredRecord);
 
     let stored: string | null;
@@ -159,13 +168,22 @@ async function idempotency(app: FastifyInstance): Promise<void> {
       request.log.warn({ storeKey }, 'unreadable idempotency record; relying on the booking key index');
       return undefined;
     }
-    if (record.fingerprint !== fingerprint) throw keyReused();
-    if (record.state === 'running') throw requestInProgress(IN_PROGRESS_RETRY_AFTER_SECONDS);
+    if (record.state === 'running') {
+      if (record.fingerprint !== fingerprint) throw keyReused();
+      throw requestInProgress(IN_PROGRESS_RETRY_AFTER_SECONDS);
+    }
+    const { until, ...answer } = record;
+    if (until !== undefined) replays.remember(storeKey, { ...answer, until }, Date.now());
+    return replay(reply, answer, fingerprint);
+  }
+
+  function replay(reply: FastifyReply, answer: Omit<FinishedAnswer, 'until'>, fingerprint: string): FastifyReply {
+    if (answer.fingerprint !== fingerprint) throw keyReused();
     return reply
-      .code(record.status)
-      .header('content-type', record.contentType)
+      .code(answer.status)
+      .header('content-type', answer.contentType)
       .header('idempotent-replayed', 'true')
-      .send(record.body);
+      .send(answer.body);
   }
 
   async function remember(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
@@ -184,6 +202,7 @@ async function idempotency(app: FastifyInstance): Promise<void> {
           status,
           contentType: String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8'),
           body: payload,
+          until: Date.now() + keepMs,
         };
         // Stored before the answer leaves, so a client that retries at once gets the replay.
         await app.kv.set(storeKey, JSON.stringify(record), keepMs);
