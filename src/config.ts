@@ -38,6 +38,8 @@ const envSchema = z
     IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
     IDEMPOTENCY_LOCK_SECONDS: z.coerce.number().int().positive().default(30),
     EVENT_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(60).default(3),
+    // Each instance's own copy of a cached event read (src/events/cache.ts); 0 turns it off.
+    EVENT_MEMORY_CACHE_MS: z.coerce.number().int().min(0).max(5000).default(500),
     BOOKING_TX_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
     RATE_LIMIT_ENABLED: bool.default(true),
     RATE_LIMIT_MAX: z.coerce.number().int().positive().default(300),

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventCacheKey, invalidateEventCache } from '../src/events/cache.js';
 import type { KeyValueStore } from '../src/lib/kv.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildSiblingApp, buildTestApp, type TestApp } from './helper.js';
 import { rebuildLedger } from '../src/bookings/ledger-audit.js';
 
 let t: TestApp;
@@ -61,7 +61,8 @@ async function queriesDuring(work: () => Promise<unknown>): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  t = await buildTestApp({ env: { EVENT_CACHE_TTL_SECONDS: '3' } });
+  // The Redis tier alone here; each instance's copy in memory has its own tests below.
+  t = await buildTestApp({ env: { EVENT_CACHE_TTL_SECONDS: '3', EVENT_MEMORY_CACHE_MS: '0' } });
   owner = await createAccount(t.app, { role: 'organizer' });
 });
 afterAll(() => t.close());
@@ -150,5 +151,62 @@ describe('event read cache', () => {
       expect(patched.statusCode).toBe(200);
       expect(await read(id)).toMatchObject({ venue: 'Other hall', availableTickets: 8 });
     });
+  });
+});
+
+describe("each instance's copy in memory (EVENT_MEMORY_CACHE_MS)", () => {
+  const LIFETIME_MS = 300;
+  let mine: TestApp;
+  let other: TestApp;
+  beforeAll(async () => {
+    mine = await buildSiblingApp(t, { EVENT_CACHE_TTL_SECONDS: '3', EVENT_MEMORY_CACHE_MS: String(LIFETIME_MS) });
+    other = await buildSiblingApp(t, { EVENT_CACHE_TTL_SECONDS: '3', EVENT_MEMORY_CACHE_MS: String(LIFETIME_MS) });
+  });
+  afterAll(async () => {
+    await mine?.close();
+    await other?.close();
+  });
+  const availabilityOn = async (app: TestApp, id: string) =>
+    (await app.app.inject({ method: 'GET', url: `/api/v1/events/${id}/availability` })).json().data;
+  const buy = (app: TestApp, token: string, eventId: string, quantity: number) =>
+    app.app.inject({
+      method: 'POST',
+      url: '/api/v1/bookings',
+      headers: { ...bearer(token), 'idempotency-key': new Types.ObjectId().toHexString() },
+      payload: { eventId, quantity },
+    });
+
+  it('answers a repeated read without Redis, for at most its lifetime', async () => {
+    const id = await publishedEvent();
+    expect((await availabilityOn(mine, id)).availableTickets).toBe(10);
+    // Behind both caches' backs: Redis forgets, the database changes.
+    await mine.app.kv.delete(eventCacheKey(id));
+    await book(id, 'confirmed', 4);
+    expect((await availabilityOn(mine, id)).availableTickets).toBe(10);
+    expect(await mine.app.kv.get(eventCacheKey(id))).toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, LIFETIME_MS + 50));
+    expect((await availabilityOn(mine, id)).availableTickets).toBe(6);
+  });
+
+  it("shows this instance's sale at once, another instance's within its lifetime", async () => {
+    const id = await publishedEvent();
+    const customer = await createAccount(mine.app);
+    expect((await availabilityOn(mine, id)).availableTickets).toBe(10);
+    expect((await availabilityOn(other, id)).availableTickets).toBe(10);
+    expect((await buy(mine, customer.accessToken, id, 2)).statusCode).toBe(201);
+    expect((await availabilityOn(mine, id)).availableTickets).toBe(8);
+    // The other instance may still send its copy, never for longer than the lifetime.
+    const seen = (await availabilityOn(other, id)).availableTickets;
+    expect([8, 10]).toContain(seen);
+    await new Promise((resolve) => setTimeout(resolve, LIFETIME_MS + 50));
+    expect((await availabilityOn(other, id)).availableTickets).toBe(8);
+  });
+
+  it('never past the instant a counted hold runs out', async () => {
+    const id = await publishedEvent();
+    await book(id, 'pending', 3, 1_000);
+    expect(await availabilityOn(mine, id)).toMatchObject({ availableTickets: 7, heldTickets: 3 });
+    t.clock.advance(1_000);
+    expect(await availabilityOn(mine, id)).toMatchObject({ availableTickets: 10, heldTickets: 0 });
   });
 });

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Types } from 'mongoose';
 import type { Clock } from '../lib/clock.js';
@@ -43,7 +44,46 @@ export interface EventCacheDeps {
   kv: KeyValueStore;
   clock: Clock;
   log: FastifyBaseLogger;
-  config: { EVENT_CACHE_TTL_SECONDS: number };
+  config: { EVENT_CACHE_TTL_SECONDS: number; EVENT_MEMORY_CACHE_MS: number };
+}
+
+/**
+ * Entries this process read or stored, kept in memory for EVENT_MEMORY_CACHE_MS (real time) and
+ * never past their freshUntil: a hit then costs no Redis round trip (the largest part of a cached
+ * read's CPU in load profiles, BENCHMARKS.md). Writes of this process drop its copy at once
+ * (invalidateEventCache); a write on another instance shows here within EVENT_MEMORY_CACHE_MS, a
+ * fraction of the few seconds DESIGN.md 4 allows. Per store, like the loads in flight below.
+ */
+const MEMORY_ENTRIES = 2_000;
+interface Remembered {
+  entry: CacheEntry;
+  until: number;
+}
+const memory = new WeakMap<KeyValueStore, Map<string, Remembered>>();
+
+function memoryOf(kv: KeyValueStore): Map<string, Remembered> {
+  let entries = memory.get(kv);
+  if (!entries) memory.set(kv, (entries = new Map()));
+  return entries;
+}
+
+function keepInMemory(deps: EventCacheDeps, key: string, entry: CacheEntry): void {
+  const lifetime = deps.config.EVENT_MEMORY_CACHE_MS;
+  if (lifetime <= 0) return;
+  const entries = memoryOf(deps.kv);
+  entries.delete(key);
+  // Oldest out first; an event read often is simply read again from Redis.
+  if (entries.size >= MEMORY_ENTRIES) entries.delete(entries.keys().next().value as string);
+  entries.set(key, { entry, until: performance.now() + lifetime });
+}
+
+function fromMemory(kv: KeyValueStore, key: string, now: number): CacheEntry | null {
+  const entries = memory.get(kv);
+  const kept = entries?.get(key);
+  if (!kept) return null;
+  if (now < kept.entry.freshUntil && performance.now() < kept.until) return kept.entry;
+  entries?.delete(key);
+  return null;
 }
 
 /**
@@ -63,6 +103,7 @@ export async function invalidateEventCache(
 ): Promise<void> {
   const id = String(eventId);
   forgetLoadInFlight(kv, eventCacheKey(id));
+  memory.get(kv)?.delete(eventCacheKey(id));
   const dropEntry = async () => {
     try {
       // The seat map (src/seats/map.ts) is derived from the same sales, so it goes with the event.
@@ -113,9 +154,14 @@ export async function cachedAnswers(
 
   const key = eventCacheKey(eventId);
   const now = deps.clock.now().getTime();
+  const kept = fromMemory(deps.kv, key, now);
+  if (kept) return kept;
   try {
     const hit = parse(await deps.kv.get(key));
-    if (hit && now < hit.freshUntil) return hit;
+    if (hit && now < hit.freshUntil) {
+      keepInMemory(deps, key, hit);
+      return hit;
+    }
   } catch (err) {
     deps.log.debug({ err: (err as Error).message }, 'event cache read failed; reading the database');
   }
@@ -137,11 +183,14 @@ async function loadAndStore(
   // A write of this process invalidated the event while we read it: what we read may predate the
   // write, and storing it would hide the write from its own author's next read until the TTL.
   if (freshUntil > now && !run.overtaken) {
+    const entry = { ...loaded.answers, freshUntil };
     try {
-      await deps.kv.set(key, serialize({ ...loaded.answers, freshUntil }), freshUntil - now);
+      await deps.kv.set(key, serialize(entry), freshUntil - now);
     } catch (err) {
       deps.log.debug({ err: (err as Error).message }, 'event cache write failed');
     }
+    // Checked again: a write of this process may have landed while Redis stored the entry.
+    if (!run.overtaken) keepInMemory(deps, key, entry);
   }
   return loaded;
 }
