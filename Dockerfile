@@ -28,4 +28,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node runs as PID 1 and handles SIGTERM itself (src/server.ts drains in-flight requests).
-CMD ["node", "dist/src/server.js"]
+# A 64 MB semi-space (V8's default is 16 MB): short-lived request garbage dies in fewer, cheaper
+# scavenges; server CPU per purchase fell by about a tenth in load runs (README "Per-request cost").
+CMD ["node", "--max-semi-space-size=64", "dist/src/server.js"]

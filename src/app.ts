@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
+import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import authGuard from './auth/guard.js';
 import authRoutes from './auth/routes.js';
@@ -45,7 +46,7 @@ export interface AppDependencies {
   connection?: Connection;
   redisClient?: Redis;
   /** Pino destination override (tests capture log lines). */
-  logStream?: NodeJS.WritableStream;
+  logStream?: DestinationStream;
 }
 
 /** Builds the whole app from small plugins: external ones first, then ours, then feature routes. */

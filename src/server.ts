@@ -2,6 +2,7 @@ import 'dotenv/config';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigError, type Config, loadConfig } from './config.js';
+import { batchedStdout } from './lib/logger.js';
 
 /** Listens, and on SIGTERM/SIGINT stops accepting, drains in-flight requests (bounded) and exits. */
 export async function startServer(config: Config): Promise<FastifyInstance> {
@@ -12,7 +13,8 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
       'MONGODB_URI: is required to run the built server (`npm start` brings up an embedded MongoDB for development; `npm run start:prod` needs a real replica set)',
     ]);
   }
-  const app = await buildApp(config);
+  // Tests that start the server keep the test logger (silent unless they capture lines).
+  const app = await buildApp(config, config.NODE_ENV === 'test' ? {} : { logStream: batchedStdout() });
   await app.listen({ port: config.PORT, host: config.HOST });
 
   let closing = false;

@@ -39,3 +39,15 @@ describe('start:prod without MONGODB_URI', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('the Node flags production starts with', () => {
+  it('are the same in the Dockerfile, npm run start:prod and the load runs that measured them', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { SERVICE_NODE_ARGS } = await import('../loadtest/lib/node-args.js');
+    const dockerCmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(repo, 'Dockerfile'), 'utf8').split('HEALTHCHECK')[1] ?? '')?.[1];
+    expect(JSON.parse(dockerCmd ?? '[]')).toEqual(['node', ...SERVICE_NODE_ARGS, 'dist/src/server.js']);
+    const scripts = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).scripts as Record<string, string>;
+    expect(scripts['start:prod']).toBe(['node', ...SERVICE_NODE_ARGS, 'dist/src/server.js'].join(' '));
+    expect(SERVICE_NODE_ARGS.length).toBeGreaterThan(0);
+  });
+});

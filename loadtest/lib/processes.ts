@@ -43,12 +43,12 @@ export async function startChild(
   name: string,
   entry: string,
   env: NodeJS.ProcessEnv,
-  { compiled = true, startTimeoutMs = 120_000 }: { compiled?: boolean; startTimeoutMs?: number } = {},
+  { compiled = true, startTimeoutMs = 120_000, nodeArgs = [] }: { compiled?: boolean; startTimeoutMs?: number; nodeArgs?: string[] } = {},
 ): Promise<Child> {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${name}.log`);
   const fd = openSync(logFile, 'w');
-  const args = compiled ? [join(COMPILED_ROOT, entry.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', join(PROJECT_ROOT, entry)];
+  const args = [...nodeArgs, ...(compiled ? [join(COMPILED_ROOT, entry.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', join(PROJECT_ROOT, entry)])];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
     env,

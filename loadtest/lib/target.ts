@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { LoadOptions } from './options.js';
+import { SERVICE_NODE_ARGS } from './node-args.js';
 import { type Child, PROJECT_ROOT, startChild } from './processes.js';
 import { waitForProfiles } from './profile.js';
 
@@ -116,7 +117,7 @@ function profiling(opts: LoadOptions, scenario: string) {
 /** The bare Fastify ceiling, always started here (it is a property of this machine). */
 export async function startBaseline(opts: LoadOptions): Promise<Target> {
   const prof = profiling(opts, 'baseline');
-  const child = await startChild('baseline-server', 'loadtest/lib/children/baseline.ts', { ...process.env, ...prof.env }, { compiled: !opts.tsx });
+  const child = await startChild('baseline-server', 'loadtest/lib/children/baseline.ts', { ...process.env, ...prof.env }, { compiled: !opts.tsx, nodeArgs: SERVICE_NODE_ARGS });
   return {
     baseUrl: `http://127.0.0.1:${child.ready.port}`,
     description: `bare Fastify child process (${opts.tsx ? 'through tsx' : 'tsc output'}, pid ${child.pid})`,
@@ -197,7 +198,7 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       OUTBOX_WORKER_INLINE: 'false',
       ...prof.env,
     };
-    const server = await startChild(`${scenario}-server`, 'loadtest/lib/children/service.ts', env, { compiled: !opts.tsx });
+    const server = await startChild(`${scenario}-server`, 'loadtest/lib/children/service.ts', env, { compiled: !opts.tsx, nodeArgs: SERVICE_NODE_ARGS });
     children.push(server);
     const mongoText = mongoUri ? mongoKind : (server.ready.kind ?? 'embedded, inline');
     return {
@@ -211,7 +212,10 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       profilePhase: prof.phase(children),
       phaseCpu: prof.cpu,
       async startSibling(name: string, overrides: NodeJS.ProcessEnv = {}) {
-        const sibling = await startChild(`${scenario}-${name}`, 'loadtest/lib/children/service.ts', { ...env, ...overrides }, { compiled: !opts.tsx });
+        const sibling = await startChild(`${scenario}-${name}`, 'loadtest/lib/children/service.ts', { ...env, ...overrides }, {
+          compiled: !opts.tsx,
+          nodeArgs: SERVICE_NODE_ARGS,
+        });
         children.push(sibling);
         return sibling;
       },
