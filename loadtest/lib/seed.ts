@@ -69,15 +69,17 @@ export async function seedConfirmedBookings(conn: Connection, eventId: string, c
 }
 
 /** Deletes the service's Redis keys matching `pattern` (after its prefix): cached reads of seeded data. */
-export async function dropCached(prefix: string, pattern: string): Promise<void> {
+export async function dropCached(prefix: string, pattern: string): Promise<number> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   try {
     let cursor = '0';
+    let dropped = 0;
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}${pattern}`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
+      if (keys.length > 0) dropped += await redis.del(...keys);
       cursor = next;
     } while (cursor !== '0');
+    return dropped;
   } finally {
     redis.disconnect();
   }

@@ -138,6 +138,13 @@ export async function startBaseline(opts: LoadOptions): Promise<Target> {
  * rate limits lifted (load runs only), a low bcrypt cost (setup speed: thousands of accounts),
  * its own Redis key prefix and a known first admin (ADMIN_EMAIL/ADMIN_PASSWORD).
  */
+/**
+ * Settings one scenario needs in its service. `history` times uncached reads by deleting the Redis
+ * entry before each read; each instance's copy in memory (EVENT_MEMORY_CACHE_MS) would answer them
+ * instead, so that service runs without it. Purchases never read either cache.
+ */
+const SCENARIO_ENV: Record<string, NodeJS.ProcessEnv> = { history: { EVENT_MEMORY_CACHE_MS: '0' } };
+
 export async function startService(opts: LoadOptions, scenario: string): Promise<Target> {
   if (opts.url) {
     const { ADMIN_EMAIL, ADMIN_PASSWORD } = process.env;
@@ -196,6 +203,7 @@ export async function startService(opts: LoadOptions, scenario: string): Promise
       // As in production, the outbox worker and sweepers run in their own process (npm run worker),
       // not inside the API being measured; development would otherwise run them in-process.
       OUTBOX_WORKER_INLINE: 'false',
+      ...SCENARIO_ENV[scenario],
       ...prof.env,
     };
     const server = await startChild(`${scenario}-server`, 'loadtest/lib/children/service.ts', env, { compiled: !opts.tsx, nodeArgs: SERVICE_NODE_ARGS });
