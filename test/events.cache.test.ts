@@ -162,9 +162,10 @@ describe("each instance's copy in memory (EVENT_MEMORY_CACHE_MS)", () => {
     mine = await buildSiblingApp(t, { EVENT_CACHE_TTL_SECONDS: '3', EVENT_MEMORY_CACHE_MS: String(LIFETIME_MS) });
     other = await buildSiblingApp(t, { EVENT_CACHE_TTL_SECONDS: '3', EVENT_MEMORY_CACHE_MS: String(LIFETIME_MS) });
   });
+  // Not close(): that would drop the database and Redis keys they share with `t`.
   afterAll(async () => {
-    await mine?.close();
-    await other?.close();
+    await mine?.app.close();
+    await other?.app.close();
   });
   const availabilityOn = async (app: TestApp, id: string) =>
     (await app.app.inject({ method: 'GET', url: `/api/v1/events/${id}/availability` })).json().data;

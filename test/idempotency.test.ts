@@ -8,7 +8,7 @@ import { storeKeyFor } from '../src/bookings/idempotency.js';
 import type { KeyValueStore } from '../src/lib/kv.js';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { book, bookingOf, cancel, confirm, createEvent } from './fixtures/bookings.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildSiblingApp, buildTestApp, type TestApp } from './helper.js';
 
 let t: TestApp;
 let organizer: TestAccount;
@@ -298,6 +298,28 @@ describe('answers replayed once are kept in the process (replay-cache.ts)', () =
     expect(misuse.statusCode).toBe(422);
     expect(misuse.json().code).toBe('IDEMPOTENCY_KEY_REUSED');
     expect(await bookingsOf(eventId)).toHaveLength(1);
+  });
+
+  it('300 repeats at once through two instances, Redis losing the key midway: one booking, every answer the first', async () => {
+    const sibling = await buildSiblingApp(t);
+    try {
+      const eventId = await createEvent(t.app, organizer.accessToken, { totalTickets: 5 });
+      const key = randomUUID();
+      const body = { eventId, quantity: 1 };
+      const first = await book(t.app, buyer.accessToken, body, key);
+      expect(first.statusCode).toBe(201);
+      // Each instance replays once from Redis, which puts the answer in its memory.
+      for (const app of [t.app, sibling.app]) expect((await book(app, buyer.accessToken, body, key)).body).toBe(first.body);
+      const storm = Array.from({ length: 300 }, (_, i) => book(i % 2 ? sibling.app : t.app, buyer.accessToken, body, key));
+      await loseRedisKeys(t);
+      const answers = await Promise.all(storm);
+      expect(answers.filter((a) => a.statusCode !== 201 || a.body !== first.body)).toEqual([]);
+      expect(answers.every((a) => a.headers['idempotent-replayed'] === 'true')).toBe(true);
+      expect(await bookingsOf(eventId)).toHaveLength(1);
+    } finally {
+      // Not close(): that would drop the database and Redis keys the suite shares with it.
+      await sibling.app.close();
+    }
   });
 
   it("never past the store's expiry of the answer, and never a running claim", async () => {
