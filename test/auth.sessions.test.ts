@@ -181,3 +181,33 @@ describe('POST /auth/logout', () => {
     expect((await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout' })).statusCode).toBe(401);
   });
 });
+
+describe('the session check when its cache has no answer (session-reads.ts)', () => {
+  const sidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).sid as string;
+
+  it('reads the sessions of checks that miss together in one query, each seeing its own session', async () => {
+    const { createAccounts } = await import('./fixtures/accounts.js');
+    const accounts = await createAccounts(t.app, 60);
+    const sids = accounts.map((a) => sidOf(a.accessToken));
+    // Revoked in the database only, as if its cache marker had been lost: only the read can tell.
+    await t.app.models.Session.updateOne({ _id: sids[7] }, { $set: { revokedAt: t.clock.now() } });
+    await t.app.kv.delete(...sids.map(sessionKey));
+
+    const collection = t.app.models.Session.collection;
+    const find = collection.find.bind(collection);
+    let queries = 0;
+    collection.find = ((...args: Parameters<typeof find>) => {
+      queries++;
+      return find(...args);
+    }) as typeof collection.find;
+    try {
+      const answers = await Promise.all(accounts.map((a) => me(a.accessToken)));
+      expect(answers.map((a) => a.statusCode)).toEqual(accounts.map((_, i) => (i === 7 ? 401 : 200)));
+      expect(answers[3]?.json().data.id).toBe(accounts[3]?.user.id);
+      expect(queries).toBeGreaterThan(0);
+      expect(queries).toBeLessThanOrEqual(3);
+    } finally {
+      collection.find = find;
+    }
+  });
+});

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import type { KeyValueStore } from '../lib/kv.js';
 import type { Models } from '../models.js';
-import type { SessionFields } from './session.model.js';
+import { readSession } from './session-reads.js';
 import { hashRefreshToken, issueRefreshToken } from './tokens.js';
 import { isRole, type Role } from './user.model.js';
 
@@ -77,13 +77,8 @@ export async function revokeSessions(deps: SessionDeps, sessionIds: string[]): P
 
 /** The user's current role while the session is live in the database (the truth), else null. */
 async function roleInDatabase(deps: SessionDeps, sessionId: string, userId: string): Promise<Role | null> {
-  // The driver's findOne, not a Mongoose query: this read runs for every caller whose session is
-  // not cached (each buyer's first request of a drop), and Mongoose's query building and casting
-  // were most of its cost on the server (load profiles, BENCHMARKS.md). The sid is a checked hex id.
-  const session = await deps.models.Session.collection.findOne<Pick<SessionFields, 'userId' | 'revokedAt' | 'expiresAt' | 'role'>>(
-    { _id: new Types.ObjectId(sessionId) },
-    { projection: { userId: 1, revokedAt: 1, expiresAt: 1, role: 1 } },
-  );
+  // Shared with the other checks that miss in the same turn (session-reads.ts).
+  const session = await readSession(deps.models.Session, sessionId);
   const live =
     session !== null &&
     session.revokedAt === null &&
