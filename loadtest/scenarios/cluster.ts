@@ -19,6 +19,7 @@ import { eventModel, type EventFields } from '../../src/events/event.model.js';
 import { fire, problemCode, toPhase, type Phase } from '../lib/cannon.js';
 import { type ScenarioContext, Tally, elapsed } from '../lib/context.js';
 import { type Account, availability, createEvent, createOrganizer, eventBookings, registerBuyers } from '../lib/fixtures.js';
+import { purchaseRequest } from '../lib/purchases.js';
 import { check, type Check, type Goal, type ScenarioResult } from '../lib/report.js';
 import { connect } from '../lib/seed.js';
 
@@ -56,25 +57,17 @@ interface Sale {
 
 /** Purchases of `eventId` by `buyers` against one instance; every answer is timed. */
 function purchases(url: string, eventId: string, buyers: Account[], tag: string, tally: Tally, log: Sale[]): autocannon.Request[] {
-  let next = 0;
   const body = JSON.stringify({ eventId, quantity: 1 });
   return [
-    {
-      method: 'POST',
-      path: '/api/v1/bookings',
-      setupRequest: (req) => {
-        const buyer = buyers[next++ % buyers.length]!;
-        return {
-          ...req,
-          headers: { ...req.headers, authorization: `Bearer ${buyer.accessToken}`, 'idempotency-key': `${tag}-${buyer.id}`, 'content-type': 'application/json' },
-          body,
-        };
-      },
-      onResponse: (status, resBody) => {
+    purchaseRequest(
+      buyers,
+      () => body,
+      (buyer) => `${tag}-${buyer.id}`,
+      (status, resBody) => {
         log.push({ at: performance.now(), status });
         tally.add(status === 201 ? 'sold' : `${status} ${problemCode(resBody) ?? ''}`.trim());
       },
-    },
+    ),
   ];
 }
 

@@ -9,7 +9,6 @@
  * Goals (issue 20): purchases/s at the largest size >= 80% of the rate at 0; uncached availability
  * median <= 10 ms at the largest size.
  */
-import type autocannon from 'autocannon';
 import { bookingModel } from '../../src/bookings/booking.model.js';
 import { compare, recount } from '../../src/bookings/ledger-audit.js';
 import { LIVE_CACHE_MS } from '../../src/auth/sessions.js';
@@ -17,6 +16,7 @@ import { eventModel, type EventFields } from '../../src/events/event.model.js';
 import { type FiredResult, fire, header, problemCode, type Phase, toPhase } from '../lib/cannon.js';
 import { type ScenarioContext, Tally, elapsed } from '../lib/context.js';
 import { availability, createEvent, createOrganizer, registerBuyers } from '../lib/fixtures.js';
+import { purchaseRequest } from '../lib/purchases.js';
 import { check, type Check, type Goal, type ScenarioResult } from '../lib/report.js';
 import { connect, dropCached, seedConfirmedBookings } from '../lib/seed.js';
 
@@ -49,24 +49,16 @@ export async function history(ctx: ScenarioContext): Promise<Omit<ScenarioResult
     /** The purchases: every buyer once, one ticket each, all at once over 50 connections. */
     const buyOnce = async (eventId: string, tag: string, around: (run: () => Promise<FiredResult>) => Promise<FiredResult>) => {
       const tally = new Tally();
-      let next = 0;
       const body = JSON.stringify({ eventId, quantity: 1 });
-      const request: autocannon.Request = {
-        method: 'POST',
-        path: '/api/v1/bookings',
-        setupRequest: (req) => {
-          const buyer = buyers[next++ % buyers.length]!;
-          return {
-            ...req,
-            headers: { ...req.headers, authorization: `Bearer ${buyer.accessToken}`, 'idempotency-key': `history-${runId}-${tag}-${buyer.id}`, 'content-type': 'application/json' },
-            body,
-          };
-        },
-        onResponse: (status, resBody, _c, headers) => {
+      const request = purchaseRequest(
+        buyers,
+        () => body,
+        (buyer) => `history-${runId}-${tag}-${buyer.id}`,
+        (status, resBody, _c, headers) => {
           if (status === 201) tally.add(header(headers, 'idempotent-replayed') === 'true' ? 'replayed' : 'sold');
           else tally.add(`${status} ${problemCode(resBody) ?? ''}`.trim());
         },
-      };
+      );
       const result = await around(() => fire({ title: tag, url: target.baseUrl, connections: CONNECTIONS, amount: BUYERS, requests: [request], timeout: 30 }));
       return { result, tally };
     };

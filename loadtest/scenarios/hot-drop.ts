@@ -6,10 +6,10 @@
  * tickets, unevenly (the event's total is the shared quota); buyer i orders one ticket of type
  * i mod T with `items`, and no type may be oversold either.
  */
-import type autocannon from 'autocannon';
 import { fire, header, problemCode, toPhase } from '../lib/cannon.js';
 import { type ScenarioContext, Tally, elapsed } from '../lib/context.js';
 import { type Account, availability, createEvent, createOrganizer, eventBookings, registerBuyers } from '../lib/fixtures.js';
+import { purchaseRequest } from '../lib/purchases.js';
 import { check, type ScenarioResult } from '../lib/report.js';
 
 export async function hotDrop(ctx: ScenarioContext): Promise<Omit<ScenarioResult, 'startedAt' | 'finishedAt' | 'command' | 'machine' | 'target'>> {
@@ -31,31 +31,15 @@ export async function hotDrop(ctx: ScenarioContext): Promise<Omit<ScenarioResult
   const single = JSON.stringify({ eventId: event.id, quantity: 1 });
   const bodies = types.map((type) => JSON.stringify({ eventId: event.id, items: [{ ticketTypeId: type.id, quantity: 1 }] }));
   const tally = new Tally();
-  let next = 0;
-  const request: autocannon.Request = {
-    method: 'POST',
-    path: '/api/v1/bookings',
-    // Each request is a different buyer with its own key: autocannon builds one per call.
-    setupRequest: (req) => {
-      const i = next++;
-      const buyer = buyers[i % buyers.length]!;
-      const body = bodies.length > 0 ? bodies[i % bodies.length]! : single;
-      return {
-        ...req,
-        headers: {
-          ...req.headers,
-          authorization: `Bearer ${buyer.accessToken}`,
-          'idempotency-key': `hot-drop-${runId}-${buyer.id}`,
-          'content-type': 'application/json',
-        },
-        body,
-      };
-    },
-    onResponse: (status, resBody, _context, headers) => {
+  const request = purchaseRequest(
+    buyers,
+    (i) => (bodies.length > 0 ? bodies[i % bodies.length]! : single),
+    (buyer) => `hot-drop-${runId}-${buyer.id}`,
+    (status, resBody, _context, headers) => {
       if (status === 201) tally.add(header(headers, 'idempotent-replayed') === 'true' ? 'replayed' : 'sold');
       else tally.add(`${status} ${problemCode(resBody) ?? ''}`.trim());
     },
-  };
+  );
 
   log(`load: ${buyers.length} purchases over ${connections} connections`);
   const result = await ctx.target.profilePhase('purchase', () =>
