@@ -3,7 +3,7 @@ import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { createAccount, createAccounts, type TestAccount } from './fixtures/accounts.js';
 import { availability, book, createEvent } from './fixtures/bookings.js';
 import { addCoupon, redemptionsOf } from './fixtures/coupons.js';
-import { buildSiblingApp, buildTestApp, type TestApp } from './helper.js';
+import { buildTwoInstances, type InstancePair, type TestApp } from './helper.js';
 
 /**
  * DESIGN.md 7 and Hi.Events #1223 (one single-use code redeemed many times in a rush): hundreds of
@@ -15,19 +15,17 @@ const BUYERS = 500;
 
 let t: TestApp;
 let second: TestApp;
+let pair: InstancePair;
 let organizer: TestAccount;
 let buyers: TestAccount[];
 
 beforeAll(async () => {
-  t = await buildTestApp();
-  second = await buildSiblingApp(t);
+  pair = await buildTwoInstances();
+  ({ t, second } = pair);
   organizer = await createAccount(t.app, { role: 'organizer' });
   buyers = await createAccounts(t.app, BUYERS);
 }, 180_000);
-afterAll(async () => {
-  await second.app.close();
-  await t.close();
-});
+afterAll(() => pair.close());
 
 interface Answer {
   status: number;

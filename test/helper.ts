@@ -75,6 +75,27 @@ export function buildSiblingApp(t: TestApp, env: Record<string, string | undefin
   return buildTestApp({ env: { ...env, ...shared }, clock: t.clock });
 }
 
+/** Two instances of one deployment (`t` and a sibling of it), for tests that race them. */
+export interface InstancePair {
+  t: TestApp;
+  second: TestApp;
+  /** The sibling's connections only (its close() would drop the database `t` still uses), then `t`. */
+  close(): Promise<void>;
+}
+
+export async function buildTwoInstances(env?: Record<string, string | undefined>): Promise<InstancePair> {
+  const t = await buildTestApp(env ? { env } : {});
+  const second = await buildSiblingApp(t, env);
+  return {
+    t,
+    second,
+    async close() {
+      await second.app.close();
+      await t.close();
+    },
+  };
+}
+
 async function clearRedisPrefix(config: Config): Promise<void> {
   if (!config.REDIS_URL) return;
   const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });

@@ -7,7 +7,7 @@ import { createAccount, createAccounts, type TestAccount } from './fixtures/acco
 import { cancel, confirm } from './fixtures/bookings.js';
 import { bookSeats, createSeatedEvent, createVenue, seatMap, type SeatStatus, statuses } from './fixtures/seats.js';
 import { expectLedgerExact } from './fixtures/ledger.js';
-import { buildSiblingApp, buildTestApp, type TestApp } from './helper.js';
+import { buildTwoInstances, type InstancePair, type TestApp } from './helper.js';
 
 /**
  * DESIGN.md 7 for reserved seating: hundreds of buyers of the same seats, or of best-available
@@ -19,22 +19,19 @@ const BUYERS = 300;
 
 let t: TestApp;
 let second: TestApp;
+let pair: InstancePair;
 let owner: TestAccount;
 let buyers: TestAccount[];
 let apps: FastifyInstance[];
 
 beforeAll(async () => {
-  t = await buildTestApp({ env: { ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400), HOLD_TTL_SECONDS: '600' } });
-  second = await buildSiblingApp(t, { ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400), HOLD_TTL_SECONDS: '600' });
+  pair = await buildTwoInstances({ ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400), HOLD_TTL_SECONDS: '600' });
+  ({ t, second } = pair);
   apps = [t.app, second.app];
   owner = await createAccount(t.app, { role: 'organizer' });
   buyers = await createAccounts(t.app, BUYERS);
 }, 180_000);
-afterAll(async () => {
-  // Not second.close(): that would drop the shared database before t is done with it.
-  await second.app.close();
-  await t.close();
-});
+afterAll(() => pair.close());
 
 interface Answer {
   status: number;

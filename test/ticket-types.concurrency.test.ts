@@ -7,7 +7,7 @@ import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { createAccount, createAccounts, type TestAccount } from './fixtures/accounts.js';
 import { book, cancel, confirm, createEvent } from './fixtures/bookings.js';
 import { addType, defaultTypeId, deleteType, type TicketTypeBody, typeAvailability } from './fixtures/ticket-types.js';
-import { buildSiblingApp, buildTestApp, type TestApp } from './helper.js';
+import { buildTwoInstances, type InstancePair, type TestApp } from './helper.js';
 
 /**
  * DESIGN.md 7: hundreds of concurrent orders of several types on an event whose types' capacities
@@ -26,20 +26,18 @@ const TYPES = [
 
 let t: TestApp;
 let second: TestApp;
+let pair: InstancePair;
 let organizer: TestAccount;
 let buyers: TestAccount[];
 
 beforeAll(async () => {
-  t = await buildTestApp();
   // A second instance of the same deployment: its own sales desk, so only the event write orders them.
-  second = await buildSiblingApp(t);
+  pair = await buildTwoInstances();
+  ({ t, second } = pair);
   organizer = await createAccount(t.app, { role: 'organizer' });
   buyers = await createAccounts(t.app, BUYERS);
 }, 120_000);
-afterAll(async () => {
-  await second.app.close();
-  await t.close();
-});
+afterAll(() => pair.close());
 
 type Order = { typeIndex: number; quantity: number }[];
 

@@ -5,7 +5,7 @@ import { sweepWaitlists } from '../src/waitlist/sweeper.js';
 import { createAccount, createAccounts, type TestAccount } from './fixtures/accounts.js';
 import { book, bookingOf, cancel, confirm, createEvent } from './fixtures/bookings.js';
 import { entryOf, join } from './fixtures/waitlist.js';
-import { buildSiblingApp, buildTestApp, type TestApp } from './helper.js';
+import { buildTwoInstances, type InstancePair, type TestApp } from './helper.js';
 import { expectWaitlistInvariants } from './support/waitlist-invariants.js';
 
 /**
@@ -18,6 +18,7 @@ const HOLD_MS = 10 * 60 * 1000;
 
 let t: TestApp;
 let second: TestApp;
+let pair: InstancePair;
 let organizer: TestAccount;
 let seller: TestAccount;
 let buyers: TestAccount[];
@@ -25,17 +26,14 @@ let queuers: TestAccount[];
 
 beforeAll(async () => {
   const env = { WAITLIST_SWEEP_SECONDS: '0', ACCESS_TOKEN_TTL_SECONDS: String(86_400) };
-  t = await buildTestApp({ env });
-  second = await buildSiblingApp(t, env);
+  pair = await buildTwoInstances(env);
+  ({ t, second } = pair);
   organizer = await createAccount(t.app, { role: 'organizer' });
   seller = await createAccount(t.app);
   buyers = await createAccounts(t.app, BUYERS);
   queuers = await Promise.all(Array.from({ length: 8 }, () => createAccount(t.app)));
 }, 120_000);
-afterAll(async () => {
-  await second.app.close();
-  await t.close();
-});
+afterAll(() => pair.close());
 
 const apps = (): FastifyInstance[] => [t.app, second.app];
 
