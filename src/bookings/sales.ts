@@ -15,6 +15,7 @@ import { resolveSeatedOrder, seatsForLines } from '../seats/order.js';
 import { keyReused, notOnSale, soldOut } from './problems.js';
 import type { BatchItem } from './sales-desk.js';
 import { issueTicketsFor } from './tickets.js';
+import { newBookingRecord } from './new-booking.js';
 import { runTransaction, tooBusy } from '../lib/transaction.js';
 import { serveWaitlist } from '../waitlist/serve.js';
 import type { BookingDeps, BookingOutcome, CreateJob, IdempotencyStamp } from './types.js';
@@ -172,7 +173,7 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
   const redemptions = sales && new Redemptions(deps.models, eventId, session, now, sales.coupons);
   const madeHere = new Map<string, BookingFields>();
   const decisions = new Map<Item, Decision>();
-  const docs: InstanceType<BookingDeps['models']['Booking']>[] = [];
+  const made: BookingFields[] = [];
 
   for (const item of items) {
     const { actor, input, stamp } = item.input;
@@ -209,7 +210,7 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
       if (expiresAt) ledger.hold(order.lines, expiresAt);
       else ledger.sell(order.lines);
       if (coupon) redemptions?.take(coupon, actor.userId, expiresAt);
-      const doc = new deps.models.Booking({
+      const booking = newBookingRecord({
         eventId,
         userId: new Types.ObjectId(actor.userId),
         quantity: order.quantity,
@@ -227,34 +228,32 @@ async function decideCreates(deps: BookingDeps, eventId: Types.ObjectId, items: 
         confirmedAt: free ? now : null,
         idempotencyKey: stamp?.key ?? null,
         requestFingerprint: stamp?.fingerprint ?? null,
-        // Timestamps come from the app clock (tests move it), not from Mongoose's wall clock.
-        createdAt: now,
-        updatedAt: now,
+        // The app clock (tests move it), not Mongoose's wall clock.
+        at: now,
       });
-      docs.push(doc);
-      const booking = doc.toObject<BookingFields>();
+      made.push(booking);
       if (key) madeHere.set(key, booking);
       decisions.set(item, { outcome: { booking, replayed: false } });
     } catch (error) {
       decisions.set(item, { error });
     }
   }
-  // createdAt and updatedAt are already set, so Mongoose keeps them (it only fills missing timestamps).
-  if (docs.length > 0 && sales) {
-    await deps.models.Booking.insertMany(docs, { session, ordered: true });
+  if (made.length > 0 && sales) {
+    // Lean: the records are complete as built (new-booking.ts); Mongoose would cast and validate
+    // each one again and rebuild it after the insert.
+    await deps.models.Booking.insertMany(made, { session, ordered: true, lean: true });
     // Announced in the same transaction (DESIGN.md 9), so they commit with the sale; a free booking
     // is created confirmed (with its tickets): both messages.
-    const made = docs.map((d) => d.toObject<BookingFields>());
     await deps.outbox.enqueue(
       session,
       made.flatMap((b) => [bookingMessage('booking.created', b), ...(b.status === 'confirmed' ? [bookingMessage('booking.confirmed', b)] : [])]),
     );
   }
   // The ledger is saved also when only waitlist offers were made (they move seats to held).
-  if ((docs.length > 0 || offered > 0) && sales) {
+  if ((made.length > 0 || offered > 0) && sales) {
     await saveLedger(deps, sales, session);
   }
-  return { decisions, inserted: docs.length, offered };
+  return { decisions, inserted: made.length, offered };
 }
 
 /** Runs one batch of purchases of an event (the sales desk calls this); settles every item. */
