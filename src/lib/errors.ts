@@ -70,7 +70,12 @@ export class AppError extends Error {
     detail: string,
     options: AppErrorOptions = {},
   ) {
+    // A 4xx is an answer, not a fault: nobody reads its stack, and capturing one is most of the
+    // cost of a sold-out answer's error. 5xx keep theirs.
+    const stackFrames = Error.stackTraceLimit;
+    if (statusCode < 500) Error.stackTraceLimit = 0;
     super(detail, { cause: options.cause });
+    Error.stackTraceLimit = stackFrames;
     this.name = 'AppError';
     this.extra = options.extra ?? {};
     this.errors = options.errors;
