@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalidateEventCache } from '../events/cache.js';
+import type { KeyValueStore } from '../lib/kv.js';
+import { type SalesTurns, salesTurns } from './sales-turns.js';
 import { createBookingDeps } from './service.js';
 import type { BookingDeps, IdempotencyStamp } from './types.js';
 
@@ -17,7 +19,18 @@ export function bookingDepsOf(app: FastifyInstance): BookingDeps {
     outbox: app.outbox,
     payments: app.payments?.forBookings ?? null,
     ticketKeys: app.ticketKeys,
+    turns: turnsOf(app.kv),
   });
+}
+
+// One set of turns per app (its instance id), whichever of its plugins sells; none without Redis
+// (a single instance has nobody to take turns with).
+const turnsByStore = new WeakMap<KeyValueStore, SalesTurns>();
+function turnsOf(kv: KeyValueStore): SalesTurns | undefined {
+  if (kv.kind !== 'redis') return undefined;
+  let turns = turnsByStore.get(kv);
+  if (!turns) turnsByStore.set(kv, (turns = salesTurns(kv)));
+  return turns;
 }
 
 /** The request's Idempotency-Key and body fingerprint, on a route that honours the key. */

@@ -16,7 +16,7 @@ import { keyReused, notOnSale, soldOut } from './problems.js';
 import type { BatchItem } from './sales-desk.js';
 import { issueTicketsFor } from './tickets.js';
 import { newBookingRecord } from './new-booking.js';
-import { runTransaction, tooBusy } from '../lib/transaction.js';
+import { runTransaction, tooBusy, type TurnTaking } from '../lib/transaction.js';
 import { serveWaitlist } from '../waitlist/serve.js';
 import type { BookingDeps, BookingOutcome, CreateJob, IdempotencyStamp } from './types.js';
 
@@ -264,6 +264,7 @@ export async function processCreates(deps: BookingDeps, eventId: string, items: 
     result = await runTransaction(deps.db, (session) => decideCreates(deps, new Types.ObjectId(eventId), items, session), {
       deadline,
       commitIf: (r) => r.inserted > 0 || r.offered > 0,
+      turns: turnsAt(deps, eventId, deadline),
     });
   } catch (err) {
     const dup = duplicateOn(err);
@@ -301,6 +302,18 @@ export async function exclusiveSalesTransaction<T>(
   work: (session: ClientSession) => Promise<T>,
 ): Promise<T> {
   const deadline = performance.now() + deps.txTimeoutMs;
-  return deps.desk.exclusive(String(eventId), deadline, () => runTransaction(deps.db, work, { deadline }));
+  const turns = turnsAt(deps, String(eventId), deadline);
+  return deps.desk.exclusive(String(eventId), deadline, () => runTransaction(deps.db, work, { deadline, turns }));
+}
+
+/** The event's turns with other instances for one transaction (sales-turns.ts). */
+function turnsAt(deps: BookingDeps, eventId: string, deadline: number): TurnTaking | undefined {
+  const { turns } = deps;
+  if (!turns) return undefined;
+  return {
+    before: () => turns.awaitTurn(eventId, deadline),
+    lost: () => turns.requestTurn(eventId),
+    done: () => turns.release(eventId),
+  };
 }
 

@@ -7,6 +7,7 @@ import type { PaymentView } from '../payments/schemas.js';
 import type { TicketKeys } from '../tickets/keys.js';
 import type { BookingFields } from './booking.model.js';
 import type { SalesDesk } from './sales-desk.js';
+import type { SalesTurns } from './sales-turns.js';
 
 export interface Actor {
   userId: string;
@@ -78,6 +79,8 @@ export interface BookingSettings {
   payments?: BookingPayments | null;
   /** Signs the codes of the tickets a confirmed booking gets (src/tickets). */
   ticketKeys: TicketKeys;
+  /** Fair turns with other instances at an event's transactions (sales-turns.ts); none in a single instance. */
+  turns?: SalesTurns;
 }
 
 export interface BookingDeps extends BookingSettings {

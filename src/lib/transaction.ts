@@ -42,9 +42,23 @@ export interface TransactionOptions {
   deadline: number;
 }
 
+/**
+ * Fair turns between processes contending for the same document (bookings/sales-turns.ts).
+ * Scheduling only: the transaction decides whatever the order.
+ */
+export interface TurnTaking {
+  /** Before each attempt. */
+  before(): Promise<void>;
+  /** After a lost conflict: true when this process has the next turn (it then retries soon). */
+  lost(): Promise<boolean>;
+  /** Once the transaction is over, whatever its outcome. */
+  done(): Promise<void>;
+}
+
 export interface RunOptions<T> extends TransactionOptions {
   /** When it answers false for a result, the attempt is aborted instead of committed: nothing worth writing. */
   commitIf?: (result: T) => boolean;
+  turns?: TurnTaking;
 }
 
 const hasLabel = (err: unknown, label: string) => err instanceof MongoError && err.hasErrorLabel(label);
@@ -116,9 +130,22 @@ export async function runTransaction<T>(
   work: (session: ClientSession) => Promise<T>,
   options: RunOptions<T>,
 ): Promise<T> {
-  const { deadline } = options;
+  try {
+    return await attemptTransaction(conn, work, options);
+  } finally {
+    await options.turns?.done();
+  }
+}
+
+async function attemptTransaction<T>(
+  conn: Connection,
+  work: (session: ClientSession) => Promise<T>,
+  options: RunOptions<T>,
+): Promise<T> {
+  const { deadline, turns } = options;
   transactionStats.transactions++;
   for (let attempt = 1; ; attempt++) {
+    await turns?.before();
     transactionStats.attempts++;
     const session = await conn.startSession();
     try {
@@ -142,7 +169,8 @@ export async function runTransaction<T>(
       }
       if (!isTransient(err)) throw err;
       transactionStats.conflicts++;
-      const pause = backoffMs(attempt);
+      // With the next turn, the others wait for this one: a short pause, not the growing one.
+      const pause = (await turns?.lost()) ? backoffMs(1) : backoffMs(attempt);
       if (performance.now() + pause >= deadline) {
         transactionStats.exhausted++;
         throw tooBusy();
