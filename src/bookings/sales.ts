@@ -13,7 +13,7 @@ import { priceOrder } from './order.js';
 import { loadSeatPlan, type SeatPlan } from '../seats/plan.js';
 import { resolveSeatedOrder, seatsForLines } from '../seats/order.js';
 import { keyReused, notOnSale, soldOut } from './problems.js';
-import type { BatchItem } from './sales-desk.js';
+import type { BatchItem } from '../lib/desk.js';
 import { issueTicketsFor } from './tickets.js';
 import { newBookingRecord } from './new-booking.js';
 import { runTransaction, tooBusy, type TurnTaking } from '../lib/transaction.js';

@@ -14,7 +14,7 @@ import {
   processCreates,
   saveLedger,
 } from './sales.js';
-import { SalesDesk } from './sales-desk.js';
+import { Desk } from '../lib/desk.js';
 import { statusAt } from './schemas.js';
 import { issueTicketsFor } from './tickets.js';
 import { tooBusy, transactionStats } from '../lib/transaction.js';
@@ -36,7 +36,7 @@ export type { Actor, BookingDeps, BookingOutcome, CreateBookingInput, Idempotenc
 export function createBookingDeps(settings: BookingSettings): BookingDeps {
   const deps: BookingDeps = {
     ...settings,
-    desk: new SalesDesk<CreateJob, BookingOutcome>({
+    desk: new Desk<CreateJob, BookingOutcome>({
       processBatch: (eventId, items) => processCreates(deps, eventId, items),
       timeoutError: () => {
         transactionStats.exhausted++;

@@ -6,7 +6,7 @@ import type { Outbox } from '../outbox/outbox.js';
 import type { PaymentView } from '../payments/schemas.js';
 import type { TicketKeys } from '../tickets/keys.js';
 import type { BookingFields } from './booking.model.js';
-import type { SalesDesk } from './sales-desk.js';
+import type { Desk } from '../lib/desk.js';
 import type { SalesTurns } from './sales-turns.js';
 
 export interface Actor {
@@ -85,5 +85,5 @@ export interface BookingSettings {
 
 export interface BookingDeps extends BookingSettings {
   /** Orders (and batches) this process's sales transactions per event. */
-  desk: SalesDesk<CreateJob, BookingOutcome>;
+  desk: Desk<CreateJob, BookingOutcome>;
 }

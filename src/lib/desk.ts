@@ -1,16 +1,17 @@
 import { performance } from 'node:perf_hooks';
 
 /**
- * The order in which this process runs the sales transactions of each event.
+ * Runs work that contends for one document, one lane per key (an event, a booking) in this
+ * process, and decides the items waiting together in one go (group commit).
  *
- * Correctness never depends on it: the event-document write at the start of every booking
- * transaction is what prevents overselling, across any number of processes (DESIGN.md 1). The desk
- * makes a flash sale fast. Without it, hundreds of concurrent transactions that all write the same
- * event document mostly fail with WriteConflict and their retries crowd out the one transaction
- * that holds the document. With it, each event has one lane per process: transactions of an event
- * run one after the other, and purchases waiting together are decided together in one transaction
- * (group commit). Only transactions from other instances, or event edits, can still conflict;
- * transaction.ts retries those.
+ * Correctness never depends on it: the document write inside each transaction is what decides,
+ * across any number of processes (DESIGN.md 1). The desk makes a rush fast. Without it, hundreds of
+ * concurrent transactions that all write the same document mostly fail with WriteConflict and their
+ * retries crowd out the one transaction that holds the document. With it, transactions of a key
+ * run one after the other, and items waiting together are decided together in one transaction.
+ * Only transactions from other instances, or other writers, can still conflict; transaction.ts
+ * retries those. Sales use it per event (bookings/service.ts), check-ins per booking
+ * (check-in/service.ts).
  */
 
 export interface Settle<T> {
@@ -33,9 +34,9 @@ type Job<I, O> =
   | (Waiting & { kind: 'batch'; item: BatchItem<I, O> })
   | (Waiting & { kind: 'solo'; deadline: number; run: () => Promise<void>; reject(err: unknown): void });
 
-export interface SalesDeskOptions<I, O> {
+export interface DeskOptions<I, O> {
   /** Decides a batch; must settle every item (items it leaves unsettled are rejected). */
-  processBatch(eventId: string, items: BatchItem<I, O>[]): Promise<void>;
+  processBatch(key: string, items: BatchItem<I, O>[]): Promise<void>;
   /** What a job that waited past its deadline is rejected with. */
   timeoutError(): Error;
   maxBatch?: number;
@@ -48,46 +49,46 @@ export interface DeskStats {
   longestLane: number;
 }
 
-export class SalesDesk<I, O> {
+export class Desk<I, O> {
   private readonly lanes = new Map<string, Job<I, O>[]>();
   private readonly maxBatch: number;
   readonly stats: DeskStats = { batches: 0, batchedItems: 0, largestBatch: 0, longestLane: 0 };
 
-  constructor(private readonly options: SalesDeskOptions<I, O>) {
+  constructor(private readonly options: DeskOptions<I, O>) {
     this.maxBatch = options.maxBatch ?? 100;
   }
 
   /** Queues an item that may be decided together with the ones waiting next to it. */
-  submit(eventId: string, input: I, deadline: number): Promise<O> {
+  submit(key: string, input: I, deadline: number): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.enqueue(eventId, { kind: 'batch', started: false, item: { input, deadline, resolve, reject } });
+      this.enqueue(key, { kind: 'batch', started: false, item: { input, deadline, resolve, reject } });
     });
   }
 
-  /** Queues work that runs alone, in order with the event's other transactions. */
-  exclusive<T>(eventId: string, deadline: number, work: () => Promise<T>): Promise<T> {
+  /** Queues work that runs alone, in order with the key's other transactions. */
+  exclusive<T>(key: string, deadline: number, work: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const run = () => work().then(resolve, reject);
-      this.enqueue(eventId, { kind: 'solo', started: false, deadline, run, reject });
+      this.enqueue(key, { kind: 'solo', started: false, deadline, run, reject });
     });
   }
 
-  private enqueue(eventId: string, job: Job<I, O>): void {
-    let lane = this.lanes.get(eventId);
+  private enqueue(key: string, job: Job<I, O>): void {
+    let lane = this.lanes.get(key);
     const idle = !lane;
-    if (!lane) this.lanes.set(eventId, (lane = []));
+    if (!lane) this.lanes.set(key, (lane = []));
     lane.push(job);
     this.stats.longestLane = Math.max(this.stats.longestLane, lane.length);
     const deadline = job.kind === 'batch' ? job.item.deadline : job.deadline;
     // A job still waiting at its deadline leaves the lane at once: the caller's wait is bounded.
-    job.timer = setTimeout(() => this.expire(eventId, job), Math.max(0, deadline - performance.now()));
+    job.timer = setTimeout(() => this.expire(key, job), Math.max(0, deadline - performance.now()));
     job.timer.unref();
-    if (idle) void this.drain(eventId, lane);
+    if (idle) void this.drain(key, lane);
   }
 
-  private expire(eventId: string, job: Job<I, O>): void {
+  private expire(key: string, job: Job<I, O>): void {
     if (job.started) return;
-    const lane = this.lanes.get(eventId);
+    const lane = this.lanes.get(key);
     const at = lane?.indexOf(job) ?? -1;
     if (at >= 0) lane?.splice(at, 1);
     const err = this.options.timeoutError();
@@ -103,7 +104,7 @@ export class SalesDesk<I, O> {
     return lane.splice(0, n);
   }
 
-  private async drain(eventId: string, lane: Job<I, O>[]): Promise<void> {
+  private async drain(key: string, lane: Job<I, O>[]): Promise<void> {
     while (lane.length > 0) {
       const jobs = this.take(lane);
       for (const job of jobs) {
@@ -119,12 +120,12 @@ export class SalesDesk<I, O> {
       this.stats.batches++;
       this.stats.batchedItems += items.length;
       this.stats.largestBatch = Math.max(this.stats.largestBatch, items.length);
-      await this.runBatch(eventId, items);
+      await this.runBatch(key, items);
     }
-    this.lanes.delete(eventId);
+    this.lanes.delete(key);
   }
 
-  private async runBatch(eventId: string, items: BatchItem<I, O>[]): Promise<void> {
+  private async runBatch(key: string, items: BatchItem<I, O>[]): Promise<void> {
     let settled = 0;
     const guarded = items.map((item) => {
       let done = false;
@@ -138,9 +139,9 @@ export class SalesDesk<I, O> {
         };
       return { ...item, resolve: once(item.resolve), reject: once(item.reject) };
     });
-    let failure: unknown = new Error('sales desk: batch left an item unsettled');
+    let failure: unknown = new Error('desk: batch left an item unsettled');
     try {
-      await this.options.processBatch(eventId, guarded);
+      await this.options.processBatch(key, guarded);
     } catch (err) {
       failure = err;
     }
