@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { type ManualClock, manualClock } from '../src/lib/clock.js';
+import { generateTicketKey } from '../src/tickets/keys.js';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -83,9 +84,11 @@ export interface InstancePair {
   close(): Promise<void>;
 }
 
-export async function buildTwoInstances(env?: Record<string, string | undefined>): Promise<InstancePair> {
-  const t = await buildTestApp(env ? { env } : {});
-  const second = await buildSiblingApp(t, env);
+export async function buildTwoInstances(env: Record<string, string | undefined> = {}): Promise<InstancePair> {
+  // One deployment, one ticket signing key: a ticket sold on one instance checks in on the other.
+  const deployment = { TICKET_SIGNING_KEY: JSON.stringify(await generateTicketKey()), ...env };
+  const t = await buildTestApp({ env: deployment });
+  const second = await buildSiblingApp(t, deployment);
   return {
     t,
     second,

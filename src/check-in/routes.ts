@@ -20,8 +20,7 @@ import {
   statsAnswer,
   toScanResultView,
 } from './schemas.js';
-import { type CheckInDeps, checkIn, checkInBatch, checkInStats } from './service.js';
-import { KeyedLanes } from './lanes.js';
+import { type CheckInDeps, checkIn, checkInBatch, checkInStats, createCheckInDeps } from './service.js';
 import { addStaff, listStaff, removeStaff, type StaffMember } from './staff.js';
 
 const tags = ['check-in'];
@@ -38,15 +37,14 @@ export default async function checkInRoutes(app: FastifyInstance): Promise<void>
   // retrying after a lost answer gets its 200 back instead of a 409 for its own scan.
   await app.register(idempotency);
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const deps: CheckInDeps = {
+  const deps: CheckInDeps = createCheckInDeps({
     models: app.models,
     keys: app.ticketKeys,
     clock: app.clock,
     db: app.db,
     outbox: app.outbox,
     txTimeoutMs: app.config.BOOKING_TX_TIMEOUT_MS,
-    lanes: new KeyedLanes(),
-  };
+  });
 
   api.get(
     '/:id/check-in-key',

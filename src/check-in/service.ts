@@ -4,7 +4,8 @@ import type { BookingFields } from '../bookings/booking.model.js';
 import type { Actor } from '../events/access.js';
 import type { Clock } from '../lib/clock.js';
 import { AppError } from '../lib/errors.js';
-import { runTransaction } from '../lib/transaction.js';
+import { type BatchItem, Desk } from '../lib/desk.js';
+import { runTransaction, tooBusy } from '../lib/transaction.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { checkedInMessage } from '../outbox/ticket-messages.js';
 import { type TicketClaims, verifyTicketCode } from '../tickets/codes.js';
@@ -13,7 +14,6 @@ import { type TicketView, toTicketView } from '../tickets/schemas.js';
 import { findTicket } from '../tickets/service.js';
 import type { TicketFields } from '../tickets/ticket.schema.js';
 import { assertDoorAccess, type CheckInModels } from './access.js';
-import type { KeyedLanes } from './lanes.js';
 import { alreadyCheckedIn, invalidTicketCode, ticketVoid, wrongEvent } from './problems.js';
 
 /** A check-in that was recorded: what the outbox message `ticket.checked_in` will carry. */
@@ -34,8 +34,31 @@ export interface CheckInDeps {
   outbox: Outbox;
   /** BOOKING_TX_TIMEOUT_MS: the check-in transaction, retries included, ends by then. */
   txTimeoutMs: number;
-  /** Check-ins of one booking's tickets, one at a time in this process (lanes.ts). */
-  lanes: KeyedLanes;
+  /** Check-ins of one booking's tickets: one transaction at a time, those waiting together in one. */
+  desk: Desk<ScanJob, Recorded | null>;
+}
+
+/** One scan waiting for its booking's next check-in transaction. */
+export interface ScanJob {
+  claims: TicketClaims;
+  at: Date;
+  /** Offline batches: an earlier scan time replaces a later recorded one. */
+  earlierWins: boolean;
+  eventId: string;
+  by: string;
+}
+
+export type CheckInSettings = Omit<CheckInDeps, 'desk'>;
+
+export function createCheckInDeps(settings: CheckInSettings): CheckInDeps {
+  const deps: CheckInDeps = {
+    ...settings,
+    desk: new Desk<ScanJob, Recorded | null>({
+      processBatch: (_booking, items) => recordScans(deps, items),
+      timeoutError: () => tooBusy(),
+    }),
+  };
+  return deps;
 }
 
 export interface Scan {
@@ -67,7 +90,7 @@ async function claimsFor(keys: TicketKeys, code: string, eventId: string): Promi
   return claims;
 }
 
-type Recorded = Pick<BookingFields, '_id' | 'status'> & { tickets: TicketFields[] };
+export type Recorded = Pick<BookingFields, '_id' | 'status'> & { tickets: TicketFields[] };
 
 /**
  * THE conditional write: marks the ticket checked in at `at` if, at this instant, its booking is
@@ -130,8 +153,11 @@ async function whyNot(deps: CheckInDeps, claims: TicketClaims): Promise<AppError
 
 /**
  * The conditional write and its announcement, committed together or not at all (DESIGN.md 9).
- * Two concurrent scans of one ticket write the same document: one commits, the other meets a
- * write conflict, is retried by runTransaction, and then no longer matches (null, nothing written).
+ * The tickets of a booking share its document, so its scans queue in one lane of the desk: the
+ * scans that arrive while one transaction runs are decided together in the next, one conditional
+ * write each, in arrival order (two scans of one ticket: the second no longer matches), with one
+ * outbox write and one commit for all. Another instance's scans of the booking still meet write
+ * conflicts, which runTransaction retries.
  */
 async function recordAndAnnounce(
   deps: CheckInDeps,
@@ -144,37 +170,42 @@ async function recordAndAnnounce(
   const owner = await deps.models.Booking.findOne({ 'tickets._id': new Types.ObjectId(claims.ticketId) }, { _id: 1 }).lean<{ _id: Types.ObjectId }>();
   // A ticket we do not hold matches nothing below; its own lane keeps it out of everyone's way.
   const lane = owner ? `booking:${String(owner._id)}` : `ticket:${claims.ticketId}`;
-  return deps.lanes.run(lane, () => transactCheckIn(deps, claims, at, earlierWins, eventId, by));
+  return deps.desk.submit(lane, { claims, at, earlierWins, eventId, by }, performance.now() + deps.txTimeoutMs);
 }
 
-function transactCheckIn(
-  deps: CheckInDeps,
-  claims: TicketClaims,
-  at: Date,
-  earlierWins: boolean,
-  eventId: string,
-  by: string,
-): Promise<Recorded | null> {
-  return runTransaction(
-    deps.db,
-    async (session) => {
-      const written = await recordCheckIn(deps, claims, at, earlierWins, session);
-      if (!written) return null;
-      const { recorded, newly } = written;
-      const ticket = recorded.tickets[0];
-      if (!newly) return recorded;
-      const checkedIn: CheckedIn = {
-        eventId,
-        bookingId: String(recorded._id),
-        ticketId: String(ticket._id),
-        checkedInAt: at,
-        checkedInBy: by,
-      };
-      await deps.outbox.enqueue(session, checkedInMessage(checkedIn, ticket.number));
-      return recorded;
-    },
-    { deadline: performance.now() + deps.txTimeoutMs, commitIf: (r) => r !== null },
-  );
+/** Decides one lane's waiting scans in one transaction (the desk calls this); settles every item. */
+async function recordScans(deps: CheckInDeps, items: BatchItem<ScanJob, Recorded | null>[]): Promise<void> {
+  let results: (Recorded | null)[];
+  try {
+    results = await runTransaction(
+      deps.db,
+      async (session) => {
+        const recorded: (Recorded | null)[] = [];
+        const announced: ReturnType<typeof checkedInMessage>[] = [];
+        for (const { input } of items) {
+          const written = await recordCheckIn(deps, input.claims, input.at, input.earlierWins, session);
+          recorded.push(written?.recorded ?? null);
+          if (!written?.newly) continue;
+          const ticket = written.recorded.tickets[0];
+          const checkedIn: CheckedIn = {
+            eventId: input.eventId,
+            bookingId: String(written.recorded._id),
+            ticketId: String(ticket._id),
+            checkedInAt: input.at,
+            checkedInBy: input.by,
+          };
+          announced.push(checkedInMessage(checkedIn, ticket.number));
+        }
+        if (announced.length > 0) await deps.outbox.enqueue(session, announced);
+        return recorded;
+      },
+      { deadline: Math.max(...items.map((i) => i.deadline)), commitIf: (r) => r.some((x) => x !== null) },
+    );
+  } catch (err) {
+    for (const item of items) item.reject(err);
+    return;
+  }
+  items.forEach((item, k) => item.resolve(results[k] ?? null));
 }
 
 /**
