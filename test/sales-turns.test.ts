@@ -73,8 +73,26 @@ describe('sales turns between instances (Redis)', () => {
     await sleep(120);
     expect(await b.requestTurn(id)).toBe(true);
     await short.release(id);
+    // release does not wait for Redis (the sale's answers need not): give it time to do wrong.
+    await sleep(100);
     expect(await redis.get(`sales-turn:${id}`)).toBe('b');
     await b.release(id);
+  });
+
+  it('a Redis that does not answer (until its command timeout) holds a sale up for a moment, and release not at all', async () => {
+    const never = new Promise<never>(() => undefined);
+    const hung = { ...kv, get: () => never, setIfAbsentOrGet: () => never, delete: () => never };
+    const turns = salesTurns(hung, { instanceId: 'hung', turnMs: 200 });
+    const id = event();
+    const t0 = performance.now();
+    expect(await turns.requestTurn(id)).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(150);
+    expect(await waited(turns.awaitTurn(id, far()))).toBeLessThan(150);
+
+    const holding = salesTurns({ ...kv, get: () => never, delete: () => never }, { instanceId: 'holding' });
+    expect(await holding.requestTurn(id)).toBe(true);
+    expect(await waited(holding.release(id))).toBeLessThan(50);
+    await redis.del(`sales-turn:${id}`);
   });
 
   it('with Redis unreachable, nobody waits and nobody gets a turn', async () => {

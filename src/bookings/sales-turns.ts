@@ -35,6 +35,18 @@ export interface SalesTurnOptions {
 
 const turnKey = (eventId: string) => `sales-turn:${eventId}`;
 
+/** How long one question about a turn may take: a Redis that hangs must not slow a sale down. */
+const ASK_LIMIT_MS = 50;
+
+/** `work`'s answer, or `fallback` once `ms` have passed (a hung Redis answers after commandTimeout, 1 s). */
+function within<T>(ms: number, work: Promise<T>, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), Math.max(0, ms));
+  });
+  return Promise.race([work.catch(() => fallback), late]).finally(() => clearTimeout(timer));
+}
+
 export function salesTurns(kv: KeyValueStore, options: SalesTurnOptions = {}): SalesTurns {
   const turnMs = options.turnMs ?? 250;
   const pollMs = options.pollMs ?? 2;
@@ -45,37 +57,30 @@ export function salesTurns(kv: KeyValueStore, options: SalesTurnOptions = {}): S
   return {
     async awaitTurn(eventId, deadline) {
       const until = Math.min(deadline, performance.now() + turnMs);
-      try {
-        for (;;) {
-          const holder = await kv.get(turnKey(eventId));
-          if (holder === null || holder === me) return;
-          if (performance.now() + pollMs >= until) return;
-          await sleep(pollMs);
-        }
-      } catch {
-        // Redis unavailable: no turns, the transaction decides as always.
+      for (;;) {
+        // Redis unavailable or slow: no turns (null), the transaction decides as always.
+        const holder = await within(Math.min(ASK_LIMIT_MS, until - performance.now()), kv.get(turnKey(eventId)), null);
+        if (holder === null || holder === me) return;
+        if (performance.now() + pollMs >= until) return;
+        await sleep(pollMs);
       }
     },
 
     async requestTurn(eventId) {
-      try {
-        const holder = await kv.setIfAbsentOrGet(turnKey(eventId), me, turnMs);
-        if (holder !== null && holder !== me) return false;
-        mine.add(eventId);
-        return true;
-      } catch {
-        return false;
-      }
+      const holder = await within(ASK_LIMIT_MS, kv.setIfAbsentOrGet(turnKey(eventId), me, turnMs), undefined);
+      if (holder === undefined || (holder !== null && holder !== me)) return false;
+      mine.add(eventId);
+      return true;
     },
 
     async release(eventId) {
       if (!mine.delete(eventId)) return;
-      try {
-        // Only our own turn; one that ran out and went to another instance stays theirs.
+      // Not awaited by the sale: its answers need not wait for Redis. Only our own turn is handed
+      // back; one that ran out and went to another instance stays theirs. If this fails, the turn
+      // runs out by itself after turnMs.
+      void (async () => {
         if ((await kv.get(turnKey(eventId))) === me) await kv.delete(turnKey(eventId));
-      } catch {
-        // It runs out by itself after turnMs.
-      }
+      })().catch(() => undefined);
     },
   };
 }
