@@ -32,6 +32,19 @@ class Answers {
   }
 }
 
+/** Buyer `index`'s one Idempotency-Key of the run. */
+const keyOf = (runId: string, index: number) => `retry-storm-${runId}-${index}`;
+
+/** Counts one answer of buyer `buyer` and keeps its 201 body for the byte-identical check. */
+function recordAnswer(tally: Tally, answers: Answers, buyer: number, status: number, body: string, headers: Record<string, unknown> | undefined): void {
+  if (status === 201) {
+    tally.add(header(headers, 'idempotent-replayed') === 'true' ? 'replayed' : 'created');
+    answers.record(buyer, body);
+  } else {
+    tally.add(`${status} ${problemCode(body) ?? ''}`.trim());
+  }
+}
+
 function purchaseRequests(
   buyers: Account[],
   pick: (n: number) => number,
@@ -52,20 +65,14 @@ function purchaseRequests(
         headers: {
           ...req.headers,
           authorization: `Bearer ${buyers[index]!.accessToken}`,
-          'idempotency-key': `retry-storm-${runId}-${index}`,
+          'idempotency-key': keyOf(runId, index),
           'content-type': 'application/json',
         },
         body,
       };
     },
-    onResponse: (status, resBody, context, headers) => {
-      if (status === 201) {
-        tally.add(header(headers, 'idempotent-replayed') === 'true' ? 'replayed' : 'created');
-        answers.record((context as { buyer?: number }).buyer ?? -1, resBody);
-      } else {
-        tally.add(`${status} ${problemCode(resBody) ?? ''}`.trim());
-      }
-    },
+    onResponse: (status, resBody, context, headers) =>
+      recordAnswer(tally, answers, (context as { buyer?: number }).buyer ?? -1, status, resBody, headers),
   };
 }
 
@@ -76,6 +83,11 @@ function purchaseRequests(
  * request. A `setupRequest` rebuilds the request for every send; in generator profiles that and
  * the garbage it left were a third of the generator's time, on the same two cores as the server.
  */
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+const lcm = (a: number, b: number) => (a / gcd(a, b)) * b;
+
 function stormRequests(
   buyers: Account[],
   connections: number,
@@ -90,22 +102,14 @@ function stormRequests(
       path: '/api/v1/bookings',
       headers: {
         authorization: `Bearer ${buyer.accessToken}`,
-        'idempotency-key': `retry-storm-${runId}-${index}`,
+        'idempotency-key': keyOf(runId, index),
         'content-type': 'application/json',
       },
       body,
-      onResponse: (status, resBody, _context, headers) => {
-        if (status === 201) {
-          tally.add(header(headers, 'idempotent-replayed') === 'true' ? 'replayed' : 'created');
-          answers.record(index, resBody);
-        } else {
-          tally.add(`${status} ${problemCode(resBody) ?? ''}`.trim());
-        }
-      },
+      onResponse: (status, resBody, _context, headers) => recordAnswer(tally, answers, index, status, resBody, headers),
     }),
   );
   // Enough buyers per connection that all are covered the same number of times (500 over 200: 5 each, every buyer twice).
-  const lcm = (a: number, b: number): number => { let [x, y] = [a, b]; while (y) [x, y] = [y, x % y]; return (a / x) * b; };
   const perConnection = Math.max(1, Math.min(lcm(buyers.length, connections) / connections, 50));
   let nextConnection = 0;
   return {
@@ -178,7 +182,7 @@ export async function retryStorm(ctx: ScenarioContext): Promise<Omit<ScenarioRes
       for (let attempt = 0; attempt < 40; attempt++) {
         const res = await api.request<unknown>('POST', '/api/v1/bookings', {
           token: buyers[i]!.accessToken,
-          headers: { 'idempotency-key': `retry-storm-${runId}-${i}` },
+          headers: { 'idempotency-key': keyOf(runId, i) },
           body: JSON.parse(body) as unknown,
           accept: [201, 409, 503],
         });
