@@ -28,6 +28,13 @@ export class Index {
   readonly isId: boolean;
   /** maps[i] holds keys of the first i+1 fields. */
   private readonly maps: Map<string, Set<DocChain>>[];
+  /**
+   * Each stored document's entries (null: the index does not cover it), computed once. A stored
+   * version is never changed in place (a write stores a new one), and a version's keys are needed
+   * again when it is checked for uniqueness, added, and when it is kept or dropped by a prune: on a
+   * booking with 100 tickets, building them over and over was most of the emulator's time per write.
+   */
+  private readonly entriesOf = new WeakMap<Doc, string[][] | null>();
 
   constructor(readonly spec: IndexSpec) {
     this.fields = Object.keys(spec.key);
@@ -82,13 +89,24 @@ export class Index {
     return result;
   }
 
+  /** keys(doc) if the index covers doc, else null; remembered per document (see entriesOf). */
+  private entries(doc: Doc): string[][] | null {
+    let entries = this.entriesOf.get(doc);
+    if (entries === undefined) {
+      entries = this.covers(doc) ? this.keys(doc) : null;
+      this.entriesOf.set(doc, entries);
+    }
+    return entries;
+  }
+
   fullKeys(doc: Doc): string[] {
-    return this.covers(doc) ? this.keys(doc)[this.fields.length - 1] : [];
+    return this.entries(doc)?.[this.fields.length - 1] ?? [];
   }
 
   add(chain: DocChain, doc: Doc): void {
-    if (this.isId || !this.covers(doc)) return;
-    const keys = this.keys(doc);
+    if (this.isId) return;
+    const keys = this.entries(doc);
+    if (!keys) return;
     keys.forEach((ks, i) => {
       for (const k of ks) {
         let set = this.maps[i].get(k);
@@ -102,10 +120,9 @@ export class Index {
   remove(chain: DocChain, removed: Doc[], kept: Doc[]): void {
     if (this.isId) return;
     const keep = new Set<string>();
-    for (const d of kept) if (this.covers(d)) for (const ks of this.keys(d)) for (const k of ks) keep.add(k);
+    for (const d of kept) for (const ks of this.entries(d) ?? []) for (const k of ks) keep.add(k);
     for (const d of removed) {
-      if (!this.covers(d)) continue;
-      this.keys(d).forEach((ks, i) => {
+      this.entries(d)?.forEach((ks, i) => {
         for (const k of ks) {
           if (keep.has(k)) continue;
           const set = this.maps[i].get(k);

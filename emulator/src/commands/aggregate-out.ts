@@ -6,7 +6,7 @@ import { deleteDoc, insertDoc, replaceDoc, scan, withId } from '../engine.js';
 import { Codes, MongoCommandError } from '../errors.js';
 import type { Collection } from '../storage.js';
 import { duplicateKey } from '../txn.js';
-import { isPlainObject, keyOf, pathValues, type Doc } from '../values.js';
+import { isPlainObject, pathValues, sameKey, type Doc } from '../values.js';
 
 export interface WriteStage {
   kind: '$out' | '$merge';
@@ -96,7 +96,7 @@ async function merge(ctx: Ctx, raw: unknown, results: Doc[]): Promise<void> {
       if (whenMatched === 'keepExisting') return;
       const { _id: _ignored, ...fields } = doc;
       const next = whenMatched === 'replace' ? { _id: hit.doc._id, ...fields } : { ...hit.doc, ...fields };
-      if (keyOf(next) !== keyOf(hit.doc)) replaceDoc(txn, coll, hit.chain, next, writeOptions(ctx));
+      if (!sameKey(next, hit.doc)) replaceDoc(txn, coll, hit.chain, next, writeOptions(ctx));
     });
   }
 }

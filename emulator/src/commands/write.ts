@@ -9,7 +9,7 @@ import type { Collation } from '../collation.js';
 import type { Collection } from '../storage.js';
 import type { Txn } from '../txn.js';
 import { applyUpdate, updateKind, upsertSeed } from '../update.js';
-import { isPlainObject, keyOf, type Doc } from '../values.js';
+import { isPlainObject, sameKey, type Doc } from '../values.js';
 import { checkHint, commandCollation } from './common.js';
 
 interface WriteError {
@@ -142,7 +142,7 @@ function updateOnce(ctx: Ctx, txn: Txn, s: UpdateStmt, collation: Collation | un
   let nModified = 0;
   for (const h of hits) {
     const next = applyUpdate(h.doc, s.u, { arrayFilters: s.arrayFilters, filter: s.q, variables, collation });
-    if (keyOf(next) === keyOf(h.doc)) continue;
+    if (sameKey(next, h.doc)) continue;
     replaceDoc(txn, h.chain.coll, h.chain, next, writeOptions(ctx));
     nModified++;
   }
@@ -235,7 +235,7 @@ export const findAndModify: Handler = async (ctx) => {
       return { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: b.new === true ? doc : null };
     }
     const next = applyUpdate(hit.doc, b.update, { arrayFilters, filter: query, variables, collation });
-    if (keyOf(next) !== keyOf(hit.doc)) replaceDoc(txn, hit.chain.coll, hit.chain, next, writeOptions(ctx));
+    if (!sameKey(next, hit.doc)) replaceDoc(txn, hit.chain.coll, hit.chain, next, writeOptions(ctx));
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: b.new === true ? next : hit.doc };
   });
   if (result.value && b.fields !== undefined && b.fields !== null) {
