@@ -49,8 +49,18 @@ describe('check-ins of one group booking', () => {
   it('300 scans at once (100 tickets of one booking, each three times) on one instance: each ticket once, fewer transactions than tickets', async () => {
     const { tickets } = await freeTickets(pair.t.app, buyer, eventId, 100);
     const before = snapshotStats();
-    const answers = await scanEachTimes(tickets, 3, () => 't');
+    const reads = { events: 0, bookings: 0 };
+    pair.t.app.db.set('debug', (collection: string, method: string) => {
+      if (collection === 'events' && method === 'find') reads.events++;
+      if (collection === 'bookings' && method === 'find') reads.bookings++;
+    });
+    const answers = await scanEachTimes(tickets, 3, () => 't').finally(() => pair.t.app.db.set('debug', false));
     const after = snapshotStats();
+    // The door's reads (the event, the ticket's booking) of scans arriving together share a query.
+    expect(reads.events).toBeGreaterThan(0);
+    expect(reads.events).toBeLessThan(30);
+    expect(reads.bookings).toBeGreaterThan(0);
+    expect(reads.bookings).toBeLessThan(30);
     expectOnceEach(answers, tickets, 3);
     expect(await checkedInRows(tickets.map((x) => x.id))).toHaveLength(100);
     // Group commit: the scans that waited together shared a transaction.

@@ -4,6 +4,7 @@ import type { BookingFields } from '../bookings/booking.model.js';
 import type { Actor } from '../events/access.js';
 import type { Clock } from '../lib/clock.js';
 import { AppError } from '../lib/errors.js';
+import { BatchedReads, readerFor } from '../lib/batched-reads.js';
 import { type BatchItem, Desk } from '../lib/desk.js';
 import { runTransaction, tooBusy } from '../lib/transaction.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -151,6 +152,25 @@ async function whyNot(deps: CheckInDeps, claims: TicketClaims): Promise<AppError
   return ticketVoid();
 }
 
+const ownerReaders = new WeakMap<CheckInModels['Booking'], BatchedReads<string>>();
+
+/**
+ * The id of the booking holding the ticket. The scans of one turn ask together (one query), since
+ * a crowd at the door scans many tickets at once (lib/batched-reads.ts).
+ */
+async function bookingOfTicket(models: CheckInModels, ticketId: string): Promise<string | undefined> {
+  const reader = readerFor(ownerReaders, models.Booking, async (ticketIds) => {
+    const owners = await models.Booking.find(
+      { 'tickets._id': { $in: ticketIds.map((id) => new Types.ObjectId(id)) } },
+      { _id: 1, 'tickets._id': 1 },
+    ).lean<{ _id: Types.ObjectId; tickets: { _id: Types.ObjectId }[] }[]>();
+    const bookingOf = new Map<string, string>();
+    for (const booking of owners) for (const ticket of booking.tickets) bookingOf.set(String(ticket._id), String(booking._id));
+    return bookingOf;
+  });
+  return reader.read(ticketId);
+}
+
 /**
  * The conditional write and its announcement, committed together or not at all (DESIGN.md 9).
  * The tickets of a booking share its document, so its scans queue in one lane of the desk: the
@@ -167,9 +187,9 @@ async function recordAndAnnounce(
   eventId: string,
   by: string,
 ): Promise<Recorded | null> {
-  const owner = await deps.models.Booking.findOne({ 'tickets._id': new Types.ObjectId(claims.ticketId) }, { _id: 1 }).lean<{ _id: Types.ObjectId }>();
+  const owner = await bookingOfTicket(deps.models, claims.ticketId);
   // A ticket we do not hold matches nothing below; its own lane keeps it out of everyone's way.
-  const lane = owner ? `booking:${String(owner._id)}` : `ticket:${claims.ticketId}`;
+  const lane = owner ? `booking:${owner}` : `ticket:${claims.ticketId}`;
   return deps.desk.submit(lane, { claims, at, earlierWins, eventId, by }, performance.now() + deps.txTimeoutMs);
 }
 
