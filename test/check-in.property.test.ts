@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { cancel, createEvent } from './fixtures/bookings.js';
 import { freeTickets, scan, scanBatch, stats, type TicketBody } from './fixtures/tickets.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildTestApp, LONG_LIVED_SESSIONS, type TestApp } from './helper.js';
 
 /**
  * Random sequences of online scans, offline batches (duplicates, any order) and cancellations,
@@ -18,7 +18,7 @@ let organizer: TestAccount;
 let buyer: TestAccount;
 
 beforeAll(async () => {
-  t = await buildTestApp({ env: { ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400) } });
+  t = await buildTestApp({ env: { ...LONG_LIVED_SESSIONS } });
   organizer = await createAccount(t.app, { role: 'organizer' });
   buyer = await createAccount(t.app);
 });

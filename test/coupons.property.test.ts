@@ -5,7 +5,7 @@ import { createAccount, type TestAccount } from './fixtures/accounts.js';
 import { book, cancel, confirm, createEvent } from './fixtures/bookings.js';
 import { addCoupon, listCoupons, patchCoupon } from './fixtures/coupons.js';
 import { addType, defaultTypeId } from './fixtures/ticket-types.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildTestApp, LONG_LIVED_SESSIONS, type TestApp } from './helper.js';
 
 /**
  * Random coupons, then random sequences of coupon orders, confirms, cancels, coupons switched off
@@ -26,7 +26,7 @@ let buyers: TestAccount[];
 
 beforeAll(async () => {
   // The clock moves by hours over all runs; tokens must outlive that.
-  t = await buildTestApp({ env: { ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400) } });
+  t = await buildTestApp({ env: { ...LONG_LIVED_SESSIONS } });
   organizer = await createAccount(t.app, { role: 'organizer' });
   buyers = await Promise.all([0, 1, 2].map(() => createAccount(t.app)));
 });

@@ -49,6 +49,16 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
 }
 
 /** Builds a full app per test file: real MongoDB (or the emulator) over a socket, real Redis. */
+/**
+ * For tests that move the clock by hours or days (property tests, and fast-check shrinking a
+ * failure replays a run many times): access tokens and sessions outlive that, so a real failure is
+ * never hidden behind a 401.
+ */
+export const LONG_LIVED_SESSIONS = {
+  ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400),
+  REFRESH_TOKEN_TTL_SECONDS: String(365 * 86_400),
+} as const;
+
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const config = testConfig(options.env);
   const clock = options.clock ?? manualClock(new Date());

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js';
 import { book, cancel, confirm, createEvent } from './fixtures/bookings.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildTestApp, LONG_LIVED_SESSIONS, type TestApp } from './helper.js';
 import { compare, recount } from '../src/bookings/ledger-audit.js';
 import type { EventFields } from '../src/events/event.model.js';
 import type { FakeProvider } from '../src/payments/fake-provider.js';
@@ -29,7 +29,7 @@ let buyers: TestAccount[];
 
 beforeAll(async () => {
   driver = fakeDriver();
-  t = await buildTestApp({ env: { ...driver.env(), ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400) } });
+  t = await buildTestApp({ env: { ...driver.env(), ...LONG_LIVED_SESSIONS } });
   driver.attach(t.app);
   fake = t.app.payments?.fake as FakeProvider;
   organizer = await createAccount(t.app, { role: 'organizer' });

@@ -7,7 +7,7 @@ import { createAccount, createAccounts, type TestAccount } from './fixtures/acco
 import { cancel, confirm } from './fixtures/bookings.js';
 import { bookSeats, createSeatedEvent, createVenue, seatMap, type SeatStatus, statuses } from './fixtures/seats.js';
 import { expectLedgerExact } from './fixtures/ledger.js';
-import { buildTwoInstances, type InstancePair, type TestApp } from './helper.js';
+import { buildTwoInstances, LONG_LIVED_SESSIONS, type InstancePair, type TestApp } from './helper.js';
 
 /**
  * DESIGN.md 7 for reserved seating: hundreds of buyers of the same seats, or of best-available
@@ -25,7 +25,7 @@ let buyers: TestAccount[];
 let apps: FastifyInstance[];
 
 beforeAll(async () => {
-  pair = await buildTwoInstances({ ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400), HOLD_TTL_SECONDS: '600' });
+  pair = await buildTwoInstances({ ...LONG_LIVED_SESSIONS, HOLD_TTL_SECONDS: '600' });
   ({ t, second } = pair);
   apps = [t.app, second.app];
   owner = await createAccount(t.app, { role: 'organizer' });

@@ -4,7 +4,7 @@ import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js'
 import { cancel, confirm } from './fixtures/bookings.js';
 import { bookSeats, createSeatedEvent, createVenue, seatMap, statuses, type SeatStatus } from './fixtures/seats.js';
 import { expectLedgerExact } from './fixtures/ledger.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildTestApp, LONG_LIVED_SESSIONS, type TestApp } from './helper.js';
 
 /**
  * Random sequences of named-seat orders, best-available orders, confirms, cancels and clock moves
@@ -28,7 +28,7 @@ let organizer: TestAccount;
 let buyers: TestAccount[];
 
 beforeAll(async () => {
-  t = await buildTestApp({ env: { ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400) } });
+  t = await buildTestApp({ env: { ...LONG_LIVED_SESSIONS } });
   organizer = await createAccount(t.app, { role: 'organizer' });
   buyers = await Promise.all([0, 1].map(() => createAccount(t.app)));
 });

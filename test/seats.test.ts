@@ -4,7 +4,7 @@ import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js'
 import { cancel, confirm } from './fixtures/bookings.js';
 import { bookSeats, createSeatedEvent, createVenue, seatMap, statuses, venueSections } from './fixtures/seats.js';
 import { expectLedgerExact as expectLedgerExactOf } from './fixtures/ledger.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildTestApp, LONG_LIVED_SESSIONS, type TestApp } from './helper.js';
 
 let t: TestApp;
 let owner: TestAccount;
@@ -12,7 +12,7 @@ let buyer: TestAccount;
 let rival: TestAccount;
 
 beforeAll(async () => {
-  t = await buildTestApp({ env: { ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400), HOLD_TTL_SECONDS: '600' } });
+  t = await buildTestApp({ env: { ...LONG_LIVED_SESSIONS, HOLD_TTL_SECONDS: '600' } });
   [owner, buyer, rival] = await Promise.all([createAccount(t.app, { role: 'organizer' }), createAccount(t.app), createAccount(t.app)]);
 });
 afterAll(() => t.close());

@@ -4,7 +4,7 @@ import { compare, recount } from '../src/bookings/ledger-audit.js';
 import { createAccount, type TestAccount } from './fixtures/accounts.js';
 import { book, cancel, confirm, createEvent } from './fixtures/bookings.js';
 import { addType, defaultTypeId, patchType, typeAvailability } from './fixtures/ticket-types.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildTestApp, LONG_LIVED_SESSIONS, type TestApp } from './helper.js';
 
 /**
  * Random sequences of type creation, capacity changes, orders of several types, confirms, cancels
@@ -21,7 +21,7 @@ let buyers: TestAccount[];
 
 beforeAll(async () => {
   // The clock moves by hours over all runs; tokens must outlive that.
-  t = await buildTestApp({ env: { ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400) } });
+  t = await buildTestApp({ env: { ...LONG_LIVED_SESSIONS } });
   organizer = await createAccount(t.app, { role: 'organizer' });
   buyers = await Promise.all([0, 1].map(() => createAccount(t.app)));
 });

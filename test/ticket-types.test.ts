@@ -13,7 +13,7 @@ import {
   typeAvailability,
 } from './fixtures/ticket-types.js';
 import { expectLedgerExact as expectLedgerExactOf } from './fixtures/ledger.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildTestApp, LONG_LIVED_SESSIONS, type TestApp } from './helper.js';
 
 let t: TestApp;
 let owner: TestAccount;
@@ -22,7 +22,7 @@ let buyer: TestAccount;
 
 beforeAll(async () => {
   // Tests move the clock by hours; tokens must outlive that.
-  t = await buildTestApp({ env: { ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400) } });
+  t = await buildTestApp({ env: { ...LONG_LIVED_SESSIONS } });
   [owner, rival, buyer] = await Promise.all([
     createAccount(t.app, { role: 'organizer' }),
     createAccount(t.app, { role: 'organizer' }),

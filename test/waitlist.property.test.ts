@@ -7,7 +7,7 @@ import { bearer, createAccount, type TestAccount } from './fixtures/accounts.js'
 import { book, bookingOf, cancel, confirm, createEvent } from './fixtures/bookings.js';
 import { addType, defaultTypeId } from './fixtures/ticket-types.js';
 import { entryOf, join, leave } from './fixtures/waitlist.js';
-import { buildTestApp, type TestApp } from './helper.js';
+import { buildTestApp, LONG_LIVED_SESSIONS, type TestApp } from './helper.js';
 import { expectWaitlistInvariants } from './support/waitlist-invariants.js';
 
 /**
@@ -27,7 +27,7 @@ let organizer: TestAccount;
 let users: TestAccount[];
 
 beforeAll(async () => {
-  t = await buildTestApp({ env: { ACCESS_TOKEN_TTL_SECONDS: String(365 * 86_400), WAITLIST_SWEEP_SECONDS: '0' } });
+  t = await buildTestApp({ env: { ...LONG_LIVED_SESSIONS, WAITLIST_SWEEP_SECONDS: '0' } });
   organizer = await createAccount(t.app, { role: 'organizer' });
   users = await Promise.all(Array.from({ length: USERS }, () => createAccount(t.app)));
 });
