@@ -111,7 +111,10 @@ async function recordCheckIn(
   const unchecked = earlierWins
     ? { $or: [{ checkedInAt: null }, { checkedInAt: { $gt: at } }] }
     : { checkedInAt: null };
-  const before = await deps.models.Booking.findOneAndUpdate(
+  // Through the driver: every value is already of its stored type, and Mongoose's casting of the
+  // query, update and options was the largest part of a scan's CPU in load profiles (BENCHMARKS.md).
+  // No timestamps either: a scan is not an edit of the booking.
+  const before = (await deps.models.Booking.collection.findOneAndUpdate(
     {
       // Found by the ticket id (a multikey index). The event needs no condition: the signed code
       // binds this ticket id to its event, and the caller checked the code's event already.
@@ -127,13 +130,11 @@ async function recordCheckIn(
       arrayFilters: [{ 't._id': ticketId }],
       // The ticket as it was: whether this is its first check-in (an offline batch may only move
       // an earlier recorded time, which is not announced again).
-      new: false,
+      returnDocument: 'before',
       projection: { status: 1, tickets: { $elemMatch: { _id: ticketId } } },
-      // A scan is not an edit of the booking.
-      timestamps: false,
       session,
     },
-  ).lean<Recorded>();
+  )) as Recorded | null;
   const ticket = before?.tickets[0];
   if (!before || !ticket) return null;
   return { recorded: { ...before, tickets: [{ ...ticket, checkedInAt: at }] }, newly: ticket.checkedInAt == null };
